@@ -1,0 +1,213 @@
+"""RNA-seq with real tools: reads in, alignments, per-gene counts, one table out.
+
+The chain per sample is the classic one::
+
+    raw_fastq ─► align (bwa mem | samtools sort) ─► count (featureCounts) ─┐
+                   ▲                                   ▲                    ├─► counts table
+    raw_reference ─► bwa_index (built once)            raw_annotation        ┘
+
+Why the table is built by folding. necroflow rules take a fixed set of typed inputs; there is
+no "list of Counts" input. So the factory puts every sample of the job into ONE pipeline and
+joins their counts pairwise: ``counts_table`` turns the first sample's featureCounts output
+into a two-column table, and each ``add_sample`` appends one more sample's column to the
+previous table. The grid then runs over the settings that apply to all samples at once
+(bwa's minimum seed length and featureCounts' minimum mapping quality), which gives one
+complete table per combination of settings.
+
+What the cache does with that shape:
+
+* the reference index depends only on the reference, so every sample and every grid combo
+  shares one ``bwa_index`` node: it is built once;
+* ``align`` depends on the reads, the index and ``min_seed``, not on ``min_mapq``: the two
+  ``min_mapq`` combos reuse the same alignments;
+* when one sample's reads change, that sample's ``align`` and ``count`` rerun (for each
+  setting) and so do the small join steps; the other samples' work is untouched.
+
+Input files are symlinked into the output tree by ``raw_*`` rules, so necroflow hashes their
+content: editing a FASTQ in place marks what was computed from it as stale.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, FilePath, field_validator
+
+from necroflow import NodeType, Pipeline, Rules
+
+# --------------------------------------------------------------------------- types
+
+
+class Fastq(NodeType):
+    """Raw single-end sequencing reads, gzipped FASTQ (a symlink to the input file)."""
+
+    filename = "reads.fastq.gz"
+
+
+class Fasta(NodeType):
+    """Reference genome sequence (a symlink to the input file)."""
+
+    filename = "reference.fa"
+
+
+class Gtf(NodeType):
+    """Gene model: exons grouped into genes by gene_id (a symlink to the input file)."""
+
+    filename = "genes.gtf"
+
+
+class BwaIndex(NodeType):
+    """A directory holding the BWA index files, all named with the prefix ``ref``."""
+
+    filename = "bwa_index"
+
+
+class SortedBam(NodeType):
+    """Reads aligned to the reference, sorted by coordinate."""
+
+    filename = "aligned.bam"
+
+
+class Counts(NodeType):
+    """featureCounts output for one sample: one row per gene, the count in column 7."""
+
+    filename = "counts.txt"
+
+
+class CountsTable(NodeType):
+    """Tab-separated genes x samples table: a ``gene_id`` column, then one column per sample."""
+
+    filename = "counts_table.tsv"
+
+
+# --------------------------------------------------------------------------- rules
+
+r = Rules()
+
+
+@r.command("ln -s {path} {fastq}")
+def raw_fastq(path: str) -> Fastq[fastq]:
+    """Bring a sample's reads into the output tree, so their content is tracked."""
+
+
+@r.command("ln -s {path} {fasta}")
+def raw_reference(path: str) -> Fasta[fasta]:
+    """Bring the reference FASTA into the output tree, so its content is tracked."""
+
+
+@r.command("ln -s {path} {gtf}")
+def raw_annotation(path: str) -> Gtf[gtf]:
+    """Bring the GTF gene model into the output tree, so its content is tracked."""
+
+
+@r.command("mkdir -p {index} && bwa index -p {index}/ref {fasta}")
+def bwa_index(fasta: Fasta) -> BwaIndex[index]:
+    """Build the BWA index once; every sample's alignment reads it."""
+
+
+# -M marks the shorter parts of split reads (exon junctions) as secondary, so that with
+# featureCounts --primary each read is counted once.
+@r.command(
+    "bwa mem -M -t {threads} -k {min_seed} {index}/ref {fastq}"
+    " | samtools sort -@ {threads} -o {bam} -",
+    threads=2,
+)
+def align(fastq: Fastq, index: BwaIndex, min_seed: int) -> SortedBam[bam]:
+    """Align reads with BWA-MEM (seeds of at least min_seed bases) and sort them by position."""
+
+
+@r.command(
+    "featureCounts --primary -T {threads} -Q {min_mapq} -a {gtf} -o {counts} {bam}",
+    threads=1,
+)
+def count(bam: SortedBam, gtf: Gtf, min_mapq: int) -> Counts[counts]:
+    """Count reads per gene, ignoring alignments with mapping quality below min_mapq."""
+
+
+# featureCounts writes two comment/header lines, then gene_id in column 1 and the count in
+# column 7. All samples of a pipeline are counted against the same GTF, so their rows come in
+# the same order and can be pasted side by side.
+@r.command("printf 'gene_id\\t%s\\n' {sample} > {table} && tail -n +3 {counts} | cut -f1,7 >> {table}")
+def counts_table(counts: Counts, sample: str) -> CountsTable[table]:
+    """Start the table with the first sample's counts, headed by its name."""
+
+
+@r.command(
+    "(printf '%s\\n' {sample} && tail -n +3 {counts} | cut -f7) | paste {table} - > {joined}"
+)
+def add_sample(table: CountsTable, counts: Counts, sample: str) -> CountsTable[joined]:
+    """Append one more sample's counts as a new column of the table."""
+
+
+# --------------------------------------------------------------------------- config
+
+SAMPLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+
+class RnaseqConfig(BaseModel):
+    """The user keys of the job TOML, checked before any node is built.
+
+    Paths are relative to the directory necroflow is invoked from (or absolute) and must
+    exist; the factory turns them into absolute paths for the symlinks.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    reference: FilePath = Field(description="reference genome FASTA")
+    annotation: FilePath = Field(description="GTF gene model with gene_id attributes")
+    samples: dict[str, FilePath] = Field(
+        min_length=1, description="sample name -> gzipped FASTQ of single-end reads"
+    )
+    min_seed: int = Field(19, ge=10, le=64, description="bwa mem -k: minimum seed length")
+    min_mapq: int = Field(0, ge=0, le=255, description="featureCounts -Q: minimum mapping quality")
+
+    @field_validator("samples")
+    @classmethod
+    def _sample_names(cls, samples: dict[str, Path]) -> dict[str, Path]:
+        """Sample names become table headers and pipeline labels: keep them plain."""
+        for name in samples:
+            if not SAMPLE_NAME.fullmatch(name):
+                raise ValueError(
+                    f"sample name {name!r} must start with a letter and contain only "
+                    "letters, digits and '_'"
+                )
+        return samples
+
+
+def absolute(path: Path) -> str:
+    """The absolute path a symlink must point to, whatever folder the command runs in."""
+    return str(path.resolve())
+
+
+# --------------------------------------------------------------------------- factory
+
+
+def rnaseq(config: RnaseqConfig, R: Rules) -> Pipeline:
+    """One pipeline for all samples of a job, ending in one genes x samples counts table.
+
+    Labels: ``counts_table`` (the sink), ``reference``, ``annotation``, ``index``, and per
+    sample ``fastq_<name>``, ``bam_<name>``, ``counts_<name>``, ``table_<name>`` (the table
+    up to and including that sample).
+    """
+    if not isinstance(config, RnaseqConfig):  # a plain dict when called from Python
+        config = RnaseqConfig.model_validate(config)
+    P = Pipeline()
+    P.reference = R.raw_reference(path=absolute(config.reference))
+    P.annotation = R.raw_annotation(path=absolute(config.annotation))
+    P.index = R.bwa_index(P.reference)
+    table = None
+    for sample, fastq_path in config.samples.items():
+        fastq = R.raw_fastq(path=absolute(fastq_path))
+        bam = R.align(fastq, P.index, min_seed=config.min_seed)
+        counts = R.count(bam, P.annotation, min_mapq=config.min_mapq)
+        if table is None:
+            table = R.counts_table(counts, sample=sample)
+        else:
+            table = R.add_sample(table, counts, sample=sample)
+        setattr(P, f"fastq_{sample}", fastq)
+        setattr(P, f"bam_{sample}", bam)
+        setattr(P, f"counts_{sample}", counts)
+        setattr(P, f"table_{sample}", table)
+    P.counts_table = table
+    return P
