@@ -60,8 +60,9 @@ class Backend(ABC):
     def submit(self, job: JobSpec) -> None: ...
 
     @abstractmethod
-    def cancel_all(self) -> None:
-        """Stop every running job now (whole process groups / scancel); do not wait long."""
+    def cancel_all(self, grace: float = 0.0) -> None:
+        """Stop every running job (whole process groups / scancel).  ``grace`` > 0 asks
+        politely first (SIGTERM) and forces after that many seconds; 0 forces at once."""
 
     def stop(self) -> None:
         """Release resources (threads, connections, clusters started by this backend)."""

@@ -1,0 +1,529 @@
+"""The one run loop: plan, then launch ready jobs as resources allow, record, repeat.
+
+Bookkeeping follows ``graphlib.TopologicalSorter``: an in-degree count per job, a ready
+list, O(1) work per finished job.  The loop blocks on one event queue fed by the backend
+(job ended) and by the finaliser threads (outputs hashed and recorded): it never
+sleep-polls.  Hashing and record writing happen off this thread.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import store
+from .backends.base import Backend, JobResult, JobSpec
+from .graph import resolve_command
+from .plan import Plan, State, make_plan
+from .resources import parse_resource
+from .schedule import Remaining, default_scheduler
+
+if TYPE_CHECKING:
+    from .graph import DAG, Job
+
+
+class JobFailed(RuntimeError):
+    """A job exited non-zero, was killed, or did not write its declared outputs."""
+
+    def __init__(self, job: Job, reason: str, log_path: Path | None = None) -> None:
+        self.job = job
+        self.reason = reason
+        self.log_path = log_path
+        where = f"; log: {log_path}" if log_path else ""
+        super().__init__(f"job {job.key} (rule {job.rule.name!r}) failed: {reason}{where}")
+
+
+class Interrupted(BaseException):
+    """The run was stopped by a signal (SIGTERM/SIGHUP); running jobs were stopped and marked interrupted."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(f"interrupted by signal {signal.Signals(signum).name}")
+
+
+@dataclass
+class RunReport:
+    plan: Plan
+    ran: list[str] = field(default_factory=list)  # job keys that ran and succeeded
+    failed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # not started because a parent failed
+    cleaned: list[str] = field(default_factory=list)  # paths removed by autoclean
+    elapsed: float = 0.0
+    dry_run: bool = False
+
+    @property
+    def up_to_date(self) -> int:
+        return len(self.plan.required) - len(self.plan.to_run)
+
+
+class Reporter:
+    """Plain line-by-line progress on a stream (stderr by default).  Subclass to customise."""
+
+    def __init__(self, stream: Any = None, verbose: int = 1) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.verbose = verbose
+        self.total = 0
+        self.count = 0
+
+    def emit(self, text: str) -> None:
+        try:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass
+
+    def on_plan(self, plan: Plan, dry_run: bool) -> None:
+        self.total = len(plan.to_run)
+        if dry_run:
+            self.emit(plan.explain())
+        elif self.verbose >= 1:
+            self.emit(plan.summary())
+
+    def on_start(self, job: Job) -> None:
+        if self.verbose >= 2:
+            self.emit(f"start  {job.key}")
+
+    def on_done(self, job: Job, result: JobResult) -> None:
+        self.count += 1
+        if self.verbose >= 1:
+            self.emit(f"[{self.count}/{self.total}] done   {job.key} ({result.metrics.get('wall', 0):.2f}s)")
+
+    def on_fail(self, job: Job, reason: str, log_tail: str) -> None:
+        self.count += 1
+        self.emit(f"[{self.count}/{self.total}] FAILED {job.key}: {reason}")
+        if log_tail:
+            self.emit(f"--- {job.dir}/.rip/job.log (last lines) ---\n{log_tail}\n---")
+
+    def on_finish(self, report: RunReport) -> None:
+        if self.verbose >= 1 and not report.dry_run and report.plan.to_run:
+            msg = f"{len(report.ran)} ran, {report.up_to_date} up to date"
+            if report.failed:
+                msg += f", {len(report.failed)} failed"
+            if report.skipped:
+                msg += f", {len(report.skipped)} not started (upstream failed)"
+            self.emit(f"Finished in {report.elapsed:.2f}s: {msg}.")
+
+
+def normalise_caps(resource_caps: dict[str, Any] | None) -> dict[str, int]:
+    caps: dict[str, int] = {"threads": os.cpu_count() or 1}
+    for k, v in (resource_caps or {}).items():
+        if k == "threads" and v in ("all", None):
+            continue
+        try:
+            caps[k] = parse_resource(v)
+        except ValueError as e:
+            raise ValueError(f"resource cap {k}={v!r}: {e}") from None
+    return caps
+
+
+def _log_tail(path: Path, lines: int = 20) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 8192))
+            data = f.read().decode(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(data.rstrip("\n").split("\n")[-lines:])
+
+
+class _Finalised:
+    __slots__ = ("job", "result", "ok", "reason", "hashes")
+
+    def __init__(self, job: Job, result: JobResult, ok: bool, reason: str, hashes: dict[str, str]) -> None:
+        self.job, self.result, self.ok, self.reason, self.hashes = job, result, ok, reason, hashes
+
+
+def execute(dag: DAG, resource_caps: dict[str, Any] | None = None, scheduler: Callable[..., Any] | None = None,
+            keep_going: bool = False, autoclean: bool = False, dry_run: bool = False,
+            backend: Backend | str | None = None, progress: Reporter | None = None) -> RunReport:
+    """Run every required job that is not up to date.
+
+    Raises :class:`JobFailed` on the first failure (``keep_going=False``: running jobs are
+    stopped and marked interrupted), an ``ExceptionGroup`` of them with ``keep_going=True``,
+    :class:`~necroflow.store.OutdirLocked` when another process owns the outdir,
+    ``KeyboardInterrupt``/:class:`Interrupted` on SIGINT/SIGTERM after stopping jobs.
+    """
+    reporter = progress if progress is not None else Reporter()
+    caps = normalise_caps(resource_caps)
+    if dry_run:
+        plan = make_plan(dag, scan_orphans=autoclean)
+        reporter.on_plan(plan, True)
+        return RunReport(plan=plan, dry_run=True)
+    lock = store.OutdirLock(dag.outdir)
+    lock.acquire()
+    try:
+        plan = make_plan(dag, scan_orphans=autoclean, persist=True)
+        reporter.on_plan(plan, False)
+        run = _Run(dag, plan, caps, scheduler or default_scheduler, keep_going, _make_backend(backend), reporter)
+        report = run.run()
+        if autoclean:
+            report.cleaned = autoclean_outputs(dag, plan, report)
+        reporter.on_finish(report)
+    finally:
+        lock.release()
+    if report.failed:
+        errors = run.errors
+        if keep_going:
+            raise ExceptionGroup(f"{len(errors)} job(s) failed", errors)
+        raise errors[0]
+    return report
+
+
+def _make_backend(backend: Backend | str | None) -> Backend:
+    if backend is None or backend == "local":
+        from .backends.local import LocalBackend
+
+        return LocalBackend()
+    if isinstance(backend, Backend):
+        return backend
+    if backend == "slurm":
+        from .backends.slurm import SlurmBackend
+
+        return SlurmBackend()
+    if backend == "dask":
+        from .backends.dask import DaskBackend
+
+        return DaskBackend()
+    raise ValueError(f"unknown backend {backend!r}: use 'local', 'slurm', 'dask' or a Backend instance")
+
+
+class _Run:
+    def __init__(self, dag: DAG, plan: Plan, caps: dict[str, int], scheduler: Callable[..., Any],
+                 keep_going: bool, backend: Backend, reporter: Reporter) -> None:
+        self.dag, self.plan, self.caps, self.scheduler = dag, plan, caps, scheduler
+        self.keep_going, self.backend, self.reporter = keep_going, backend, reporter
+        self.current = plan.current  # fingerprint -> {filename: sha256}, grows as jobs finish
+        self.errors: list[JobFailed] = []
+        self.events: queue.Queue[Any] = queue.Queue()
+        to_run = plan.to_run
+        self.todo = {j.fingerprint: j for j in to_run}
+        self.parents: dict[str, list[Job]] = {}
+        self.children: dict[str, list[Job]] = {}
+        self.indeg: dict[str, int] = {}
+        for j in to_run:
+            ps = {n.job.fingerprint for n in j.inputs.values() if n.job.fingerprint in self.todo}
+            self.parents[j.fingerprint] = [self.todo[p] for p in ps]
+            self.indeg[j.fingerprint] = len(ps)
+            for p in ps:
+                self.children.setdefault(p, []).append(j)
+        self.ready: dict[str, Job] = {fp: j for fp, j in self.todo.items() if self.indeg[fp] == 0}
+        self.remaining = Remaining(to_run, self.parents, self.children)
+        self.running: dict[str, tuple[Job, dict[str, int]]] = {}  # key -> (job, demand)
+        self.finalising = 0
+        self.used = dict.fromkeys(caps, 0)
+        self.solo = False
+        self.stopping = False
+        self.report = RunReport(plan=plan)
+        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="necroflow-record")
+
+    # -- resources ---------------------------------------------------------------------------
+    def demand(self, job: Job) -> dict[str, int]:
+        cons = job.rule.constraints
+        d = {}
+        for k in self.caps:
+            v = cons.get(k, 1 if k == "threads" else 0)
+            d[k] = v if isinstance(v, int) else 0
+        return d
+
+    def try_launch(self) -> None:
+        if self.stopping or self.solo or not self.ready:
+            return
+        ready = list(self.ready.values())
+        order = self.scheduler(ready, self.remaining) if len(ready) > 1 else ready
+        caps, used = self.caps, self.used
+        for job in order:
+            fp = getattr(job, "fingerprint", None)
+            if fp not in self.ready:
+                raise TypeError(f"scheduler returned {job!r}, which is not one of the ready jobs it was given")
+            d = self.demand(job)
+            if any(d[k] > caps[k] for k in caps):  # larger than a cap: runs alone when idle
+                if self.running:
+                    break
+                self.solo = True
+                self.start(job, d)
+                break
+            if all(used[k] + d[k] <= caps[k] for k in caps):
+                self.start(job, d)
+            else:
+                break  # strict priority: the first job that does not fit waits, nothing overtakes it
+
+    def start(self, job: Job, demand: dict[str, int]) -> None:
+        fp = job.fingerprint
+        del self.ready[fp]
+        d = job.dir
+        assert d is not None
+        rule = job.rule
+        store.prepare_node_dir(d, [t.filename for t in rule.outputs.values()])
+        cons = dict(rule.constraints)
+        cons.setdefault("threads", 1)
+        spec = JobSpec(key=job.key, rule=rule.name, command=resolve_command(job), workdir=d,
+                       rip=d / store.RIP, log_path=d / store.RIP / "job.log", constraints=cons)
+        for k, v in demand.items():
+            self.used[k] += v
+        self.running[job.key] = (job, demand)
+        self.reporter.on_start(job)
+        self.backend.submit(spec)
+
+    # -- the loop ----------------------------------------------------------------------------
+    def run(self) -> RunReport:
+        t0 = time.monotonic()
+        old_handlers = self._install_signals()
+        self.backend.start(self.events)
+        try:
+            self.try_launch()
+            while self.running or self.finalising or (self.ready and not self.stopping):
+                self.handle(self.events.get())
+                self.try_launch()
+        except (KeyboardInterrupt, Interrupted):
+            self.abort(grace=1.0)
+            raise
+        except BaseException:
+            self.abort(grace=0.0)
+            raise
+        finally:
+            self._restore_signals(old_handlers)
+            self.pool.shutdown(wait=True)
+            self.backend.stop()
+            self.report.elapsed = time.monotonic() - t0
+        blocked = [j.key for fp, j in self.todo.items() if fp in self.indeg and j.key not in self.report.ran
+                   and j.key not in self.report.failed]
+        self.report.skipped = blocked
+        return self.report
+
+    def handle(self, ev: Any) -> None:
+        if isinstance(ev, JobResult):
+            entry = self.running.pop(ev.key, None)
+            if entry is None:
+                return  # a result for a job already given up on (cancelled)
+            job, demand = entry
+            for k, v in demand.items():
+                self.used[k] -= v
+            self.solo = False
+            self.finalising += 1
+            consumed = self._consumed(job)
+            self.pool.submit(self._finalise, job, ev, consumed)
+        elif isinstance(ev, _Finalised):
+            self.finalising -= 1
+            job = ev.job
+            fp = job.fingerprint
+            if ev.ok:
+                self.current[fp] = ev.hashes
+                self.report.ran.append(job.key)
+                self.indeg.pop(fp, None)
+                self.remaining.done(job)
+                self.reporter.on_done(job, ev.result)
+                for c in self.children.get(fp, ()):
+                    cfp = c.fingerprint
+                    self.indeg[cfp] -= 1
+                    if self.indeg[cfp] == 0:
+                        self.ready[cfp] = c
+            else:
+                self.fail(job, ev.reason)
+        elif isinstance(ev, BaseException):
+            raise ev
+
+    def fail(self, job: Job, reason: str) -> None:
+        assert job.dir is not None
+        log = job.dir / store.RIP / "job.log"
+        self.report.failed.append(job.key)
+        self.indeg.pop(job.fingerprint, None)
+        self.reporter.on_fail(job, reason, _log_tail(log))
+        self.errors.append(JobFailed(job, reason, log))
+        if not self.keep_going:
+            self.stopping = True
+            self.abort(grace=0.0)
+
+    def abort(self, grace: float) -> None:
+        """Stop running jobs (process groups), mark them interrupted, let records in flight land."""
+        self.stopping = True
+        running = list(self.running.values())
+        if running:
+            try:
+                self.backend.cancel_all(grace)
+            finally:
+                for job, _ in running:
+                    assert job.dir is not None
+                    try:
+                        store.write_state(job.dir, store.INTERRUPTED)
+                    except OSError:
+                        pass
+                self.running.clear()
+        # jobs already finished whose records are being written: let them complete
+        while self.finalising:
+            ev = self.events.get()
+            if isinstance(ev, _Finalised):
+                self.finalising -= 1
+                if ev.ok:
+                    self.report.ran.append(ev.job.key)
+
+    def _consumed(self, job: Job) -> dict[str, Any]:
+        out = {}
+        for name, n in job.inputs.items():
+            pfp = n.job.fingerprint
+            out[name] = {"job": f"{n.job.rule.name}/{pfp[:16]}", "file": n.type.filename,
+                         "sha256": self.current.get(pfp, {}).get(n.type.filename)}
+        return out
+
+    def _finalise(self, job: Job, result: JobResult, consumed: dict[str, Any]) -> None:
+        """Off the loop thread: verify outputs, hash them, write records, state last."""
+        d = job.dir
+        assert d is not None
+        try:
+            metrics = dict(result.metrics)
+            metrics.setdefault("exit_code", result.returncode)
+            if result.signal is not None:
+                metrics["signal"] = result.signal
+            store.atomic_write(d / store.RIP / "metrics.json", _json(metrics))
+            write_dependencies(job, consumed)
+            if not result.ok:
+                store.write_state(d, store.FAILED)
+                self.events.put(_Finalised(job, result, False, result.message or "failed", {}))
+                return
+            filenames = [t.filename for t in job.rule.outputs.values()]
+            missing = [fn for fn in filenames if not store.exists(d / fn)]
+            if missing:
+                store.write_state(d, store.FAILED)
+                msg = f"exited 0 but did not write declared output(s): {', '.join(missing)}"
+                try:
+                    with open(d / store.RIP / "job.log", "a") as f:
+                        f.write(f"\nnecroflow: {msg}\n")
+                except OSError:
+                    pass
+                self.events.put(_Finalised(job, result, False, msg, {}))
+                return
+            outs: dict[str, Any] = {}
+            hashes: dict[str, str] = {}
+            for fn in filenames:
+                sig = store.signature(d / fn)
+                sha = store.hash_path(d / fn)
+                assert sig is not None
+                outs[fn] = {"sha256": sha, "size": sig[0], "mtime_ns": sig[1]}
+                hashes[fn] = sha
+                store.atomic_write(d / store.RIP / f"{fn}.hash", sha + "\n")
+            store.write_record(d, {"job": job.key, "fingerprint": job.fingerprint, "outputs": outs, "inputs": consumed})
+            store.write_state(d, store.UP_TO_DATE)
+            self.events.put(_Finalised(job, result, True, "", hashes))
+        except Exception as e:  # a failed record write must surface, not hang the loop
+            try:
+                store.write_state(d, store.FAILED)
+            except OSError:
+                pass
+            self.events.put(_Finalised(job, result, False, f"could not record results: {e}", {}))
+
+    # -- signals -----------------------------------------------------------------------------
+    def _install_signals(self) -> dict[int, Any]:
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        old = {}
+
+        def on_signal(signum: int, frame: Any) -> None:
+            raise Interrupted(signum)
+
+        for s in (signal.SIGTERM, signal.SIGHUP):
+            try:
+                old[s] = signal.signal(s, on_signal)
+            except (ValueError, OSError):
+                pass
+        return old
+
+    def _restore_signals(self, old: dict[int, Any]) -> None:
+        for s, h in old.items():
+            try:
+                signal.signal(s, h)
+            except (ValueError, OSError):
+                pass
+
+
+def _json(data: Any) -> str:
+    import json
+
+    return json.dumps(data, sort_keys=True, indent=1, default=str)
+
+
+UPSTREAM_LIMIT = 200
+
+
+def write_dependencies(job: Job, consumed: dict[str, Any]) -> None:
+    """``.rip/dependencies.toml``: this call's config plus the configs of its ancestors.
+
+    Ancestors are listed nearest first, up to ``UPSTREAM_LIMIT`` of them (a deep chain
+    would otherwise make provenance quadratic); each one's own record holds the rest.
+    """
+    import tomli_w
+
+    assert job.dir is not None
+    doc: dict[str, Any] = {
+        "rule": job.rule.name, "fingerprint": job.fingerprint, "command": job.rule.command,
+        "params": job.params,
+        "inputs": {name: {k: v for k, v in c.items() if v is not None} for name, c in consumed.items()},
+    }
+    upstream: dict[str, Any] = {}
+    frontier = [n.job for n in job.inputs.values()]
+    seen: set[str] = set()
+    while frontier and len(upstream) < UPSTREAM_LIMIT:
+        nxt = []
+        for p in frontier:
+            if p.fingerprint in seen:
+                continue
+            seen.add(p.fingerprint)
+            upstream[p.key] = {"rule": p.rule.name, "params": p.params,
+                               "inputs": {k: n.relpath for k, n in p.inputs.items()}}
+            nxt.extend(n.job for n in p.inputs.values())
+        frontier = nxt
+    if frontier:
+        doc["upstream_truncated"] = True
+    doc["upstream"] = upstream
+    store.atomic_write(job.dir / store.RIP / "dependencies.toml", tomli_w.dumps(doc))
+
+
+def autoclean_outputs(dag: DAG, plan: Plan, report: RunReport) -> list[str]:
+    """Delete orphan node folders, and intermediates whose consumers are all up to date.
+
+    Requested outputs are never deleted.  An intermediate keeps its ``.rip/`` record
+    (state ``cleaned``), so the next run of the same request reruns nothing.
+    """
+    removed: list[str] = []
+    outdir = dag.outdir
+    for p in plan.orphans:
+        try:
+            if p.parent.parent == outdir and not p.is_symlink():
+                store.remove_output(p)
+                removed.append(str(p))
+        except OSError:
+            pass
+    failed = set(report.failed) | set(report.skipped)
+    requested = {n.job.fingerprint for n in dag.requested.values()}
+    consumers: dict[str, list[Job]] = {}
+    for j in plan.required:
+        for n in j.inputs.values():
+            consumers.setdefault(n.job.fingerprint, []).append(j)
+    for j in plan.required:
+        fp = j.fingerprint
+        if fp in requested or j.key in failed or not consumers.get(fp):
+            continue
+        if any(c.key in failed for c in consumers[fp]):
+            continue
+        if plan.entries[fp].state is State.CLEANED:
+            continue
+        d = j.dir
+        assert d is not None
+        if store.read_state(d) != store.UP_TO_DATE:
+            continue
+        for t in j.rule.outputs.values():
+            target = d / t.filename
+            if store.exists(target) or os.path.islink(target):
+                store.remove_output(target)
+                removed.append(str(target))
+        store.write_state(d, store.CLEANED)
+    return removed

@@ -1,0 +1,112 @@
+"""Schedulers order the ready jobs; the run loop launches them in that order as resources allow.
+
+A scheduler is any callable ``(ready, remaining) -> ordered list`` where ``ready`` is a list
+of jobs whose parents are done and ``remaining`` a live, read-only view of every job not
+finished yet (``ready`` is a subset of it; the same objects).  Jobs expose
+``job.rule.constraints`` as a mapping, so ``sorted(ready, key=lambda n:
+n.rule.constraints.get("threads", 1), reverse=True)`` is a scheduler.
+Schedulers are pure: no I/O, no state kept between calls or between runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .graph import Job
+
+Scheduler = Callable[[Sequence[Any], Any], Sequence[Any]]
+
+
+class Remaining:
+    """Live read-only view of unfinished jobs, with connected components kept up to date.
+
+    Components are over the undirected graph of remaining jobs.  Removing a finished job
+    can split its component only when it leaves two or more remaining neighbours (its
+    children, since its parents are done); only then is that component relabelled, so a
+    run does O(1) amortised work per finished job for chains and fan-ins.
+    """
+
+    def __init__(self, jobs: Iterable[Job], parents: dict[str, list[Job]], children: dict[str, list[Job]]) -> None:
+        self._set: dict[str, Job] = {j.fingerprint: j for j in jobs}
+        self._parents = parents
+        self._children = children
+        self._comp: dict[str, int] = {}
+        self._size: dict[int, int] = {}
+        self._next = 0
+        for fp in self._set:
+            if fp not in self._comp:
+                self._label(fp)
+
+    def _label(self, start: str) -> None:
+        cid = self._next
+        self._next += 1
+        stack = [start]
+        self._comp[start] = cid
+        n = 0
+        while stack:
+            fp = stack.pop()
+            n += 1
+            for nb in (*self._parents.get(fp, ()), *self._children.get(fp, ())):
+                nfp = nb.fingerprint
+                if nfp in self._set and self._comp.get(nfp) != cid:
+                    self._comp[nfp] = cid
+                    stack.append(nfp)
+        self._size[cid] = n
+
+    def done(self, job: Job) -> None:
+        fp = job.fingerprint
+        if self._set.pop(fp, None) is None:
+            return
+        cid = self._comp.pop(fp)
+        self._size[cid] -= 1
+        kids = [c.fingerprint for c in self._children.get(fp, ()) if c.fingerprint in self._set]
+        if len(kids) >= 2:
+            self._size.pop(cid, None)
+            for k in kids:
+                if self._comp.get(k) == cid:
+                    self._label(k)
+
+    def component_remaining(self, job: Job) -> int:
+        """How many unfinished jobs share ``job``'s connected component."""
+        cid = self._comp.get(job.fingerprint)
+        return 0 if cid is None else self._size[cid]
+
+    def __contains__(self, job: object) -> bool:
+        return getattr(job, "fingerprint", None) in self._set
+
+    def __iter__(self) -> Iterator[Job]:
+        return iter(list(self._set.values()))
+
+    def __len__(self) -> int:
+        return len(self._set)
+
+    def __repr__(self) -> str:
+        return f"<Remaining {len(self)} jobs>"
+
+
+def fifo_scheduler(ready: Sequence[Any], remaining: Any) -> list[Any]:
+    """Topological (insertion) order: the order jobs were added to the DAG."""
+    return sorted(ready, key=lambda j: j.order)
+
+
+def smallest_component_scheduler(ready: Sequence[Any], remaining: Any) -> list[Any]:
+    """Jobs of the smallest connected component of remaining work first.
+
+    Finishing one sample's chain before starting the next keeps intermediate files and
+    memory small and gives finished results early.
+    """
+    size = getattr(remaining, "component_remaining", None)
+    if size is None:  # called with a plain collection: build the components once for this call
+        jobs = list(remaining)
+        parents = {j.fingerprint: [n.job for n in j.inputs.values()] for j in jobs}
+        children: dict[str, list[Any]] = {}
+        for j in jobs:
+            for n in j.inputs.values():
+                children.setdefault(n.job.fingerprint, []).append(j)
+        size = Remaining(jobs, parents, children).component_remaining
+    return sorted(ready, key=lambda j: (size(j), j.order))
+
+
+default_scheduler = smallest_component_scheduler

@@ -1,0 +1,232 @@
+"""The only code that touches ``outdir/{rule}/{hash16}/`` and its ``.rip/`` records.
+
+Layout of one node folder::
+
+    outdir/{rule}/{hash16}/{filename}...     declared outputs, nothing else
+    outdir/{rule}/{hash16}/.rip/state         running | up_to_date | failed | interrupted | cleaned
+    .rip/dependencies.toml                    provenance: rule, params, inputs, upstream configs
+    .rip/{filename}.hash                      SHA-256 of the output's content (hex)
+    .rip/record.json                          sizes/mtimes of hashed outputs, parents' hashes consumed
+    .rip/metrics.json                         start, end, wall, cpu, max_rss, exit code, host, job id
+    .rip/job.log                              the job's stdout and stderr
+
+Every record is written atomically (temp file in the same folder + ``os.replace``), and
+``state`` is written last on success: a crash at any moment leaves either the previous
+record or ``running``, and ``running`` is never trusted.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import stat as _stat
+from pathlib import Path
+from typing import Any
+
+RIP = ".rip"
+LOCK_NAME = "necroflow.lock"
+CHUNK = 1 << 20
+
+RUNNING = "running"
+UP_TO_DATE = "up_to_date"
+FAILED = "failed"
+INTERRUPTED = "interrupted"
+CLEANED = "cleaned"
+
+
+class OutdirLocked(RuntimeError):
+    """Another necroflow process holds the outdir lock."""
+
+
+def atomic_write(path: Path, data: str | bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    mode = "wb" if isinstance(data, bytes) else "w"
+    with open(tmp, mode) as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def read_text(path: Path) -> str | None:
+    try:
+        with open(path) as f:
+            return f.read()
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return None
+    except UnicodeDecodeError:
+        return ""
+
+
+def read_state(node_dir: Path) -> str | None:
+    s = read_text(node_dir / RIP / "state")
+    return None if s is None else s.strip()
+
+
+def write_state(node_dir: Path, state: str) -> None:
+    atomic_write(node_dir / RIP / "state", state + "\n")
+
+
+def read_record(node_dir: Path) -> dict[str, Any] | None:
+    s = read_text(node_dir / RIP / "record.json")
+    if not s:
+        return None
+    try:
+        rec = json.loads(s)
+    except ValueError:
+        return None
+    return rec if isinstance(rec, dict) else None
+
+
+def write_record(node_dir: Path, record: dict[str, Any]) -> None:
+    atomic_write(node_dir / RIP / "record.json", json.dumps(record, sort_keys=True, separators=(",", ":")))
+
+
+def signature(path: Path) -> tuple[int, int] | None:
+    """(size, mtime_ns) of a file, or a cheap digest of a tree's (names, sizes, mtimes); None if absent."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    if _stat.S_ISDIR(st.st_mode):
+        h = hashlib.sha256()
+        total = 0
+        for rel, fst in _walk_tree(path):
+            h.update(f"{rel}\0{fst.st_size}\0{fst.st_mtime_ns}\0".encode("utf-8", "surrogateescape"))
+            total += fst.st_size
+        return total, int.from_bytes(h.digest()[:8], "big")
+    if _stat.S_ISLNK(st.st_mode):
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None  # a dangling symlink is not an output
+    return st.st_size, st.st_mtime_ns
+
+
+def exists(path: Path) -> bool:
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def _walk_tree(root: Path) -> list[tuple[str, os.stat_result]]:
+    out: list[tuple[str, os.stat_result]] = []
+    stack = [("", str(root))]
+    while stack:
+        rel, full = stack.pop()
+        with os.scandir(full) as it:
+            for e in it:
+                r = f"{rel}/{e.name}" if rel else e.name
+                if e.is_dir(follow_symlinks=False):
+                    stack.append((r, e.path))
+                    out.append((r + "/", e.stat(follow_symlinks=False)))
+                else:
+                    out.append((r, e.stat(follow_symlinks=False)))
+    out.sort(key=lambda x: x[0])
+    return out
+
+
+def hash_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        buf = bytearray(CHUNK)
+        view = memoryview(buf)
+        while n := f.readinto(buf):
+            h.update(view[:n])
+    return h.hexdigest()
+
+
+def hash_path(path: Path) -> str:
+    """SHA-256 of a file's bytes; for a directory, of its sorted (name, kind, content hash) tree."""
+    if os.path.isdir(path):
+        h = hashlib.sha256(b"tree\0")
+        for rel, st in _walk_tree(path):
+            full = path / rel.rstrip("/")
+            if _stat.S_ISDIR(st.st_mode):
+                h.update(f"d\0{rel}\0".encode("utf-8", "surrogateescape"))
+            elif _stat.S_ISLNK(st.st_mode):
+                h.update(f"l\0{rel}\0{os.readlink(full)}\0".encode("utf-8", "surrogateescape"))
+            else:
+                h.update(f"f\0{rel}\0{hash_file(full)}\0".encode("utf-8", "surrogateescape"))
+        return h.hexdigest()
+    return hash_file(path)
+
+
+def remove_output(path: Path) -> None:
+    """Remove a declared output (file, symlink or tree) before a job reruns."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if _stat.S_ISDIR(st.st_mode):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
+
+
+def prepare_node_dir(node_dir: Path, filenames: list[str]) -> None:
+    """Create the folder, clear outputs of any earlier attempt, mark the node running."""
+    rip = node_dir / RIP
+    os.makedirs(rip, exist_ok=True)
+    write_state(node_dir, RUNNING)
+    for fn in filenames:
+        remove_output(node_dir / fn)
+        try:
+            os.unlink(rip / f"{fn}.hash")
+        except FileNotFoundError:
+            pass
+
+
+class OutdirLock:
+    """``outdir/.rip/necroflow.lock`` held with ``fcntl.flock`` for the whole run.
+
+    The kernel drops a flock when its holder dies, so a lock file left by a killed
+    process never blocks the next run.
+    """
+
+    def __init__(self, outdir: Path) -> None:
+        self.path = outdir / RIP / LOCK_NAME
+        self.fd: int | None = None
+
+    def acquire(self) -> None:
+        os.makedirs(self.path.parent, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            holder = ""
+            try:
+                holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
+            except OSError:
+                pass
+            os.close(fd)
+            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                who = f" (pid {holder})" if holder else ""
+                raise OutdirLocked(
+                    f"another necroflow process{who} is running on {self.path.parent.parent}; "
+                    f"wait for it to finish or stop it (lock: {self.path})"
+                ) from None
+            raise
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self.fd = fd
+
+    def release(self) -> None:
+        if self.fd is not None:
+            try:
+                os.ftruncate(self.fd, 0)
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
+            finally:
+                os.close(self.fd)
+                self.fd = None
+
+    def __enter__(self) -> OutdirLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

@@ -1,0 +1,84 @@
+"""NodeType: the kinds of files a rule consumes and produces.
+
+A NodeType subclass names one kind of output (``Bam``) and the filename it is stored
+under inside its node folder.  Subclassing declares a subtype: a rule that accepts
+``Bam`` also accepts ``SortedBam``.  ``Bam[bam]`` in a return annotation binds the type to
+the output label ``bam`` used in the command template.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+RESERVED_NAMES = frozenset({"", ".", "..", ".rip"})
+
+
+def check_component(value: object, what: str) -> str:
+    """Refuse anything that is not one plain path component inside a node folder."""
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a string, got {type(value).__name__}")
+    if (
+        value in RESERVED_NAMES
+        or "/" in value
+        or "\\" in value
+        or "\0" in value
+        or value.startswith(".rip")
+        or value != value.strip()
+    ):
+        raise ValueError(
+            f"{what} {value!r} is not a plain file name: it must be non-empty, contain no "
+            f"'/' or NUL, not be '.', '..' or start with '.rip', and have no surrounding spaces"
+        )
+    if len(value.encode()) > 255:
+        raise ValueError(f"{what} {value[:40]!r}... is longer than 255 bytes")
+    return value
+
+
+class Binding:
+    """``Bam[bam]``: an output type bound to the label that names it in the command."""
+
+    __slots__ = ("type", "label")
+
+    def __init__(self, type_: type[NodeType], label: str) -> None:
+        self.type = type_
+        self.label = label
+
+    def __repr__(self) -> str:
+        return f"{self.type.__name__}[{self.label}]"
+
+
+class NodeTypeMeta(type):
+    def __new__(mcls, name: str, bases: tuple[type, ...], ns: dict[str, Any], **kw: Any) -> NodeTypeMeta:
+        if "filename" in ns:
+            check_component(ns["filename"], f"NodeType {name}.filename")
+        return super().__new__(mcls, name, bases, ns, **kw)
+
+    def __getitem__(cls, label: Any) -> Binding:
+        if isinstance(label, str):
+            return Binding(cls, label)  # type: ignore[arg-type]
+        raise TypeError(
+            f"{cls.__name__}[...] takes an output label; write it unquoted with "
+            "'from __future__ import annotations', or as a string: "
+            f"{cls.__name__}['label']"
+        )
+
+
+class NodeType(metaclass=NodeTypeMeta):
+    """Base class of all file kinds.  Subclasses set ``filename``; the docstring describes it."""
+
+    filename: ClassVar[str]
+
+    @classmethod
+    def description(cls) -> str:
+        doc = cls.__doc__ if "__doc__" in cls.__dict__ else None
+        return (doc or "").strip()
+
+    @classmethod
+    def type_id(cls) -> str:
+        """What the fingerprint records of a type: its name and filename, never its module path
+        (which differs between ``python script.py`` and an import of the same file)."""
+        return f"{cls.__name__}:{getattr(cls, 'filename', '')}"
+
+
+def is_node_type(obj: object) -> bool:
+    return isinstance(obj, type) and issubclass(obj, NodeType) and obj is not NodeType
