@@ -425,7 +425,7 @@ class _Run:
     def _install_signals(self) -> dict[int, Any]:
         if threading.current_thread() is not threading.main_thread():
             return {}
-        old = {}
+        old: dict[int, Any] = {}
 
         def on_signal(signum: int, frame: Any) -> None:
             raise Interrupted(signum)
@@ -472,7 +472,7 @@ def write_dependencies(job: Job, consumed: dict[str, Any]) -> None:
     frontier = [n.job for n in job.inputs.values()]
     seen: set[str] = set()
     while frontier and len(upstream) < UPSTREAM_LIMIT:
-        nxt = []
+        nxt: list[Job] = []
         for p in frontier:
             if p.fingerprint in seen:
                 continue

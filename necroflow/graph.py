@@ -129,6 +129,8 @@ def walk_jobs(roots: Iterable[Job]) -> list[Job]:
 class Pipeline:
     """The wiring for one config: rule calls attached as attributes (``P.bam = R.align(...)``)."""
 
+    _labels: dict[str, Node]
+
     def __init__(self) -> None:
         object.__setattr__(self, "_labels", {})
 
@@ -145,7 +147,7 @@ class Pipeline:
     def __getattr__(self, name: str) -> Node:
         labels = self.__dict__["_labels"]
         if name in labels:
-            return labels[name]  # type: ignore[no-any-return]
+            return labels[name]
         raise AttributeError(f"pipeline has no node named {name!r}; assigned: {', '.join(labels) or 'none'}")
 
     def __getitem__(self, name: str) -> Node:
