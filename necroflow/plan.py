@@ -11,7 +11,7 @@ import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .graph import DAG, Job
 
 
-class State(str, Enum):
+class State(StrEnum):
     UP_TO_DATE = "UP_TO_DATE"
     CLEANED = "CLEANED"  # an intermediate deleted by autoclean whose consumers are up to date
     MISSING = "MISSING"
@@ -30,8 +30,6 @@ class State(str, Enum):
     FAILED = "FAILED"
     ORPHAN = "ORPHAN"
 
-    def __str__(self) -> str:
-        return self.value
 
 
 RUNNABLE = frozenset({State.MISSING, State.STALE, State.INTERRUPTED, State.FAILED})

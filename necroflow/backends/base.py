@@ -66,3 +66,4 @@ class Backend(ABC):
 
     def stop(self) -> None:
         """Release resources (threads, connections, clusters started by this backend)."""
+        return None  # noqa: B027 - optional hook; most backends hold nothing to release
