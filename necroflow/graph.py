@@ -203,6 +203,7 @@ class DAG:
         self.pipelines: list[Pipeline] = []
         self.requested: dict[str, Node] = {}  # "rule/hash16/filename" -> node
         self.request_labels: list[tuple[int, str, Node]] = []  # (pipeline index, label, node)
+        self.pipeline_requests: list[dict[str, Node]] = []  # per added pipeline: label -> canonical node
 
     def add(self, pipeline: Pipeline, requests: Iterable[str] | None = None) -> DAG:
         """Add a pipeline; ``requests`` names the attributes to build (default: its sinks)."""
@@ -225,10 +226,13 @@ class DAG:
             if j.fingerprint not in jobs:
                 j.order = len(jobs)
                 jobs[j.fingerprint] = j
+        mine: dict[str, Node] = {}
         for label, node in wanted.items():
             canon = jobs[node.job.fingerprint].outputs[node.label]
             self.requested[canon.relpath] = canon
             self.request_labels.append((idx, label, canon))
+            mine[label] = canon
+        self.pipeline_requests.append(mine)
         return self
 
     def canonical(self, job: Job) -> Job:
