@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ def _got(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def describe(err: dict[str, Any]) -> str:
+def describe(err: Mapping[str, Any]) -> str:
     """One Pydantic error entry as a short sentence (with the offending value)."""
     kind = err.get("type", "")
     msg = str(err.get("msg", ""))
@@ -55,7 +55,7 @@ def translate(
     prefix: Sequence[str | int] = (),
     combo: str | None = None,
     key_of: Callable[[tuple[str | int, ...]], str] | None = None,
-    skip: Callable[[dict[str, Any]], bool] | None = None,
+    skip: Callable[[Mapping[str, Any]], bool] | None = None,
 ) -> list[ConfigError]:
     """Map each Pydantic error to a ConfigError naming the file, combo and key path."""
     out: list[ConfigError] = []

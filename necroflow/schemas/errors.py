@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 _BARE = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -78,12 +79,15 @@ class ConfigError(Exception):
         parts.append(self.message)
         return ": ".join(parts)
 
-    def __reduce__(self):  # keep keyword-only fields when pickled (multiprocessing, dask)
-        return (_rebuild, (type(self), self.message, self.file, self.key, self.line, self.col, self.combo))
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Keep the keyword-only fields when pickled (multiprocessing, dask workers)."""
+        return (_rebuild, (self.message, self.file, self.key, self.line, self.col, self.combo))
 
 
-def _rebuild(cls, message, file, key, line, col, combo):  # type: ignore[no-untyped-def]
-    return cls(message, file=file, key=key, line=line, col=col, combo=combo)
+def _rebuild(
+    message: str, file: str | None, key: str, line: int | None, col: int | None, combo: str | None
+) -> ConfigError:
+    return ConfigError(message, file=file, key=key, line=line, col=col, combo=combo)
 
 
 class ConfigErrors(ConfigError):
@@ -102,7 +106,11 @@ class ConfigErrors(ConfigError):
         self._errors = flat
         first = flat[0]
         super().__init__(
-            first.message, file=first.file, key=first.key, line=first.line, col=first.col,
+            first.message,
+            file=first.file,
+            key=first.key,
+            line=first.line,
+            col=first.col,
             combo=first.combo,
         )
 
@@ -113,7 +121,7 @@ class ConfigErrors(ConfigError):
     def __str__(self) -> str:
         return "\n".join(ConfigError.__str__(e) for e in self._errors)
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, ...]:
         return (ConfigErrors, (self._errors,))
 
 

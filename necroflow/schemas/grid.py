@@ -94,7 +94,10 @@ def find_axes(
                 filled = (PIPELINE_AXIS,) if top and key.startswith(".") else (*path, base)
                 ok = True
                 if base in ("", ".") or base.endswith(GRID_SUFFIX):
-                    bad(here, f"a grid key is a name followed by one '{GRID_SUFFIX}', like 'ref__grid'")
+                    bad(
+                        here,
+                        f"a grid key is a name followed by one '{GRID_SUFFIX}', like 'ref__grid'",
+                    )
                     ok = False
                 if not (top and key.startswith(".")) and base in table:
                     bad(here, f"both '{base}' and '{key}' are set; keep one of them")
@@ -103,14 +106,17 @@ def find_axes(
                     bad(
                         here,
                         "must be a non-empty list of values, one per combo, e.g. "
-                        f"{key} = [\"a\", \"b\"] (got {_brief(value)})",
+                        f'{key} = ["a", "b"] (got {_brief(value)})',
                     )
                     continue
                 seen: set[str] = set()
                 for v in value:
                     c = canonical(v)
                     if c in seen:
-                        bad(here, f"value {_brief(v)} is listed twice; each value makes one combo, list it once")
+                        bad(
+                            here,
+                            f"value {_brief(v)} is listed twice; each value makes one combo, list it once",
+                        )
                         ok = False
                         break
                     seen.add(c)
@@ -182,7 +188,9 @@ def expand(job: JobSpec) -> list[Combo]:
                 requests=list(job.requests) if job.requests is not None else None,
                 params=_build(job.document, (), True, assign),
                 source=job.source,
-                axes=[(a.key, copy.deepcopy(a.values[i])) for a, i in zip(axes, choice, strict=True)],
+                axes=[
+                    (a.key, copy.deepcopy(a.values[i])) for a, i in zip(axes, choice, strict=True)
+                ],
             )
         )
     return combos

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
 
 from ._pydantic import translate
 from .errors import ConfigError, format_key, raise_errors
@@ -53,8 +53,14 @@ def _check_label(label: str) -> str:
     return label
 
 
-PipelineRef = Annotated[str, AfterValidator(_check_pipeline)]
-Label = Annotated[str, AfterValidator(_check_label)]
+PipelineRef = Annotated[
+    str,
+    AfterValidator(_check_pipeline),
+    WithJsonSchema({"type": "string", "pattern": PIPELINE_PATTERN}),
+]
+Label = Annotated[
+    str, AfterValidator(_check_label), WithJsonSchema({"type": "string", "pattern": LABEL_PATTERN})
+]
 
 
 class JobFile(BaseModel):
@@ -69,7 +75,8 @@ class JobFile(BaseModel):
 
     pipeline: PipelineRef | None = Field(
         None,
-        alias=PIPELINE_KEY,
+        alias=".pipeline",
+        title="pipeline factory",
         description=(
             "The pipeline factory to call, as 'path/to/factory.py:function'. The path is "
             "resolved from the directory where necroflow is invoked. Required unless "
@@ -79,8 +86,10 @@ class JobFile(BaseModel):
     )
     pipeline_grid: list[PipelineRef] | None = Field(
         None,
-        alias=PIPELINE_GRID_KEY,
+        alias=".pipeline__grid",
         min_length=1,
+        title="grid of pipeline factories",
+        json_schema_extra={"uniqueItems": True},
         description=(
             "Several pipeline factories ('file.py:function' each): the job fans out across "
             "them like any other grid axis. Use instead of '.pipeline'."
@@ -89,8 +98,10 @@ class JobFile(BaseModel):
     )
     requests: list[Label] | None = Field(
         None,
-        alias=REQUESTS_KEY,
+        alias=".requests",
         min_length=1,
+        title="requested outputs",
+        json_schema_extra={"uniqueItems": True},
         description=(
             "Names of the Pipeline attributes whose outputs you want (e.g. 'counts' for "
             "P.counts). Only these get links and manifest entries; their ancestors run as "
@@ -165,7 +176,9 @@ def _decode(p: Path, data: bytes) -> str:
         col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
         raise ConfigError(
             f"not valid UTF-8 (byte 0x{data[e.start]:02x}); save the file as UTF-8 text",
-            file=p, line=line, col=col,
+            file=p,
+            line=line,
+            col=col,
         ) from None
 
 
@@ -210,7 +223,8 @@ def job_from_dict(document: dict[str, Any], *, source: str | os.PathLike[str]) -
                     ConfigError(
                         f"unknown metadata key; {suggest(key)} (keys starting with '.' are "
                         "reserved for necroflow; user parameters must not start with '.')",
-                        file=src, key=format_key((key,)),
+                        file=src,
+                        key=format_key((key,)),
                     )
                 )
         else:
@@ -223,11 +237,15 @@ def job_from_dict(document: dict[str, Any], *, source: str | os.PathLike[str]) -
         errors.extend(translate(e, file=src))
 
     if parsed is not None:
-        if parsed.pipeline is None and parsed.pipeline_grid is None and not _mentions_pipeline(errors):
+        if (
+            parsed.pipeline is None
+            and parsed.pipeline_grid is None
+            and not _mentions_pipeline(errors)
+        ):
             errors.append(
                 ConfigError(
                     f"missing required key '{PIPELINE_KEY}'; add a line like "
-                    f"\"{PIPELINE_KEY}\" = \"path/to/factory.py:function\"",
+                    f'"{PIPELINE_KEY}" = "path/to/factory.py:function"',
                     file=src,
                 )
             )
@@ -235,10 +253,14 @@ def job_from_dict(document: dict[str, Any], *, source: str | os.PathLike[str]) -
             errors.append(
                 ConfigError(
                     f"'{PIPELINE_KEY}' and '{PIPELINE_GRID_KEY}' are both set; keep one",
-                    file=src, key=PIPELINE_GRID_KEY,
+                    file=src,
+                    key=PIPELINE_GRID_KEY,
                 )
             )
-        for key, items in ((PIPELINE_GRID_KEY, parsed.pipeline_grid), (REQUESTS_KEY, parsed.requests)):
+        for key, items in (
+            (PIPELINE_GRID_KEY, parsed.pipeline_grid),
+            (REQUESTS_KEY, parsed.requests),
+        ):
             dup = _first_duplicate(items or [])
             if dup is not None:
                 errors.append(

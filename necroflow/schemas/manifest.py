@@ -39,7 +39,9 @@ class Manifest(BaseModel):
 
     combo: str | None = Field(None, description="Name of the combo folder this manifest lives in.")
     job_file: str | None = Field(None, description="The job TOML this combo was expanded from.")
-    pipeline: str | None = Field(None, description="The factory that built the pipeline ('file.py:function').")
+    pipeline: str | None = Field(
+        None, description="The factory that built the pipeline ('file.py:function')."
+    )
     requests: list[str] | None = Field(
         None, description="The requested output names ('.requests'), if the job gave any."
     )
@@ -48,7 +50,8 @@ class Manifest(BaseModel):
         description="The grid value of each axis for this combo, keyed by the axis' dotted key.",
     )
     params: dict[str, Any] = Field(
-        default_factory=dict, description="The user parameters the factory received (after grid expansion)."
+        default_factory=dict,
+        description="The user parameters the factory received (after grid expansion).",
     )
     outputs: dict[str, RelPath] = Field(
         description=(
@@ -63,7 +66,10 @@ def manifest_to_toml(manifest: Manifest) -> str:
     import tomli_w
 
     data = manifest.model_dump(exclude_none=True)
-    return tomli_w.dumps(data)
+    first = ("combo", "job_file", "pipeline", "requests", "outputs", "axes", "params")
+    ordered = {k: data.pop(k) for k in first if k in data}
+    ordered.update(data)  # extra keys a newer necroflow may have added, kept as they are
+    return tomli_w.dumps(ordered)
 
 
 def write_manifest(path: str | os.PathLike[str], manifest: Manifest) -> None:

@@ -8,11 +8,18 @@ key and the accepted forms.  Use it in typed pipeline configs and for CLI caps.
 from __future__ import annotations
 
 import re
-
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PositiveInt, ValidationError, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationError,
+    WithJsonSchema,
+)
 
 from necroflow.resources import ACCEPTED_FORMS, parse_resource
 
@@ -82,9 +89,11 @@ class ConstraintsConfig(BaseModel):
     """
 
     model_config = ConfigDict(extra="allow", title="constraints")
-    __pydantic_extra__: dict[str, ResourceOrScalar] = Field(init=False)  # type: ignore[assignment]
+    __pydantic_extra__: dict[str, ResourceOrScalar] = Field(init=False)
 
-    threads: PositiveInt | None = Field(None, description="Number of CPU threads (a positive integer).")
+    threads: PositiveInt | None = Field(
+        None, description="Number of CPU threads (a positive integer)."
+    )
     ram: Resource | None = Field(None, description=f"Memory: {ACCEPTED_FORMS}.")
 
     def as_dict(self) -> dict[str, Any]:
@@ -110,7 +119,9 @@ def parse_constraints(
             key = key.strip()
             if not sep or not key:
                 errors.append(
-                    ConfigError(f"{item!r} is not KEY=VALUE; write e.g. ram=64Gi or threads=8", file=source)
+                    ConfigError(
+                        f"{item!r} is not KEY=VALUE; write e.g. ram=64Gi or threads=8", file=source
+                    )
                 )
                 continue
             data[key] = value.strip()
