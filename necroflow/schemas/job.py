@@ -206,7 +206,7 @@ def _parse(p: Path, text: str) -> dict[str, Any]:
         raise ConfigError(msg, file=p, line=line, col=col) from None
 
 
-def job_from_dict(document: dict[str, Any], *, source: str | os.PathLike[str]) -> JobSpec:
+def job_from_dict(document: dict[str, Any], source: str | os.PathLike[str]) -> JobSpec:
     """Check an already-parsed job table (as from ``tomllib``) and build its JobSpec."""
     src = Path(source)
     errors: list[ConfigError] = []

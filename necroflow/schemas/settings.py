@@ -96,7 +96,10 @@ class RunSettings(BaseSettings):
     @model_validator(mode="after")
     def _one_verbosity(self) -> RunSettings:
         if self.quiet and self.verbose:
-            raise ValueError("quiet and verbose can't both be on; choose one")
+            raise ValueError(
+                "--quiet and --verbose (or NECROFLOW_QUIET and NECROFLOW_VERBOSE) can't both be "
+                "on; choose one"
+            )
         return self
 
     def thread_cap(self) -> int:
@@ -125,7 +128,7 @@ def load_settings(**flags: Any) -> RunSettings:
         for err in translate(e, file=None, key_of=lambda loc: str(loc[0]) if loc else ""):
             name = err.key
             if not name:
-                origin = "settings"
+                origin = None  # a rule across options: the message names them
             elif name in given:
                 origin = "--" + ("constraint" if name == "constraints" else name.replace("_", "-"))
             else:
