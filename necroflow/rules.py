@@ -85,7 +85,8 @@ def template_fields(command: str, rule: str) -> list[tuple[str, str]]:
         if field is None:
             continue
         if not _NAME_RE.match(field):
-            raise RuleError(f"rule {rule!r}: placeholder {{{field}}} must be a plain name (no attributes, indexes or empty braces)")
+            raise RuleError(f"rule {rule!r}: placeholder {{{field}}} must be a plain name (no attributes, indexes or empty braces); "
+                           "write literal shell braces doubled, e.g. awk '{{{{print $1}}}}'")
         if conv:
             raise RuleError(f"rule {rule!r}: placeholder {{{field}!{conv}}}: conversions are not supported")
         if spec not in ("", "raw"):
@@ -102,7 +103,8 @@ class Rule:
 
     def __init__(self, name: str, inputs: Mapping[str, Any], outputs: Mapping[str, Any], command: str,
                  constraints: Mapping[str, Any] | None = None, description: str = "",
-                 order: list[str] | None = None, multi: bool | None = None) -> None:
+                 order: list[str] | None = None, multi: bool | None = None,
+                 defaults: Mapping[str, Any] | None = None) -> None:
         if not isinstance(name, str) or not _NAME_RE.match(name):
             raise RuleError(f"rule name {name!r} must be an identifier (letters, digits, _)")
         check_component(name, "rule name")
@@ -142,6 +144,17 @@ class Rule:
         cons = constraints if isinstance(constraints, Constraints) else Constraints(name, **dict(constraints or {}))
         self.constraints: Constraints = cons
         self.order = list(order) if order is not None else list(inputs)
+        # Defaults of literal params (decorator style): applied at call time and hashed exactly
+        # as if passed, so adding a default never moves an existing output.
+        self.defaults: dict[str, Any] = {}
+        for key, value in (defaults or {}).items():
+            if key not in self.params:
+                raise RuleError(f"rule {name!r}: input {key!r} cannot have a default; only literal params can")
+            try:
+                canonical(value, f"rule {name!r}: default of param {key!r}")
+            except UnhashableParam as e:
+                raise RuleError(str(e)) from None
+            self.defaults[key] = value
         self.fields = template_fields(command, name)
         known = set(self.inputs) | set(self.params) | set(self.outputs) | set(self.constraints) | {"threads"}
         for field, spec in self.fields:
@@ -177,6 +190,8 @@ class Rule:
             if key in bound:
                 raise TypeError(f"{self.name}() got multiple values for argument {key!r}")
             bound[key] = value
+        for key, value in self.defaults.items():
+            bound.setdefault(key, value)
         missing = [k for k in self.order if k not in bound]
         if missing:
             raise TypeError(f"{self.name}() missing {len(missing)} required argument(s): {', '.join(map(repr, missing))}")
@@ -199,7 +214,7 @@ class Rule:
             value = bound[key]
             if isinstance(value, Node):
                 raise TypeError(f"rule {self.name!r}: {key!r} is a literal param, not an input; got a node")
-            check_param_type(self.name, key, expected, value)
+            value = check_param_type(self.name, key, expected, value)
             try:
                 params[key] = canonical(value, f"rule {self.name!r}: param {key!r}")
             except UnhashableParam as e:
@@ -209,12 +224,23 @@ class Rule:
         return nodes if self.multi else nodes[0]
 
 
-def check_param_type(rule: str, key: str, expected: Any, value: Any) -> None:
-    """Check a literal param against a plain annotation (str, int, float, bool, list, dict, date)."""
+def check_param_type(rule: str, key: str, expected: Any, value: Any) -> Any:
+    """Check a literal param against a plain annotation (str, int, float, bool, list, dict, date).
+
+    Returns the value to use.  A date/datetime/time param also accepts its ISO text (what a
+    command line or a quoted TOML value carries), normalised so that it hashes exactly like
+    the date object itself.
+    """
     if not isinstance(expected, type) or expected is Any or expected not in _PARAM_TYPES:
-        return  # generic or unknown annotations: accepted, the canonical encoder still checks
+        return value  # generic or unknown annotations: accepted, the canonical encoder still checks
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
-        return
+        return value
+    if expected in (_dt.date, _dt.datetime, _dt.time) and isinstance(value, str):
+        try:
+            return expected.fromisoformat(value).isoformat()
+        except ValueError:
+            raise TypeError(f"rule {rule!r}: param {key!r} expects {expected.__name__} (an object or "
+                            f"ISO text such as 2024-01-31), got {value!r:.60}") from None
     if expected is int and isinstance(value, bool):
         ok = False
     elif expected is list:
@@ -223,6 +249,7 @@ def check_param_type(rule: str, key: str, expected: Any, value: Any) -> None:
         ok = isinstance(value, expected)
     if not ok:
         raise TypeError(f"rule {rule!r}: param {key!r} expects {expected.__name__}, got {type(value).__name__} {value!r:.60}")
+    return value
 
 
 class Rules:
@@ -259,16 +286,19 @@ class Rules:
             ann = inspect.get_annotations(fn)
             sig = inspect.signature(fn)
             inputs: dict[str, Any] = {}
+            defaults: dict[str, Any] = {}
             for pname, p in sig.parameters.items():
                 if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
                     raise RuleError(f"{where}: *args/**kwargs are not supported; list each input")
                 a = ann.get(pname, Any)
                 inputs[pname] = _eval_annotation(a, local_ns, where, pname)
+                if p.default is not p.empty:
+                    defaults[pname] = p.default
             if "return" not in ann:
                 raise RuleError(f"{where}: needs a return annotation such as '-> Bam[bam]'")
             outputs, multi = _parse_outputs(ann["return"], local_ns, where)
             return self._add(Rule(name, inputs, outputs, command, Constraints(name, **constraints),
-                                  inspect.getdoc(fn) or "", multi=multi))
+                                  inspect.getdoc(fn) or "", multi=multi, defaults=defaults))
 
         return decorate
 
@@ -299,8 +329,13 @@ def _eval_annotation(a: Any, ns: dict[str, Any], where: str, pname: str) -> Any:
         return a
     try:
         return eval(a, ns)  # noqa: S307 - annotations are the rule author's own code
-    except Exception:
-        return Any  # an annotation we cannot resolve is treated as an untyped literal param
+    except Exception as e:
+        # Guessing here would turn a misspelt NodeType into an untyped literal param and
+        # fail much later with a confusing message; say so where the rule is declared.
+        raise RuleError(
+            f"{where}: cannot resolve the annotation of {pname!r} ({a!r}: {type(e).__name__}: {e}); "
+            "define or import the type before the rule is declared"
+        ) from None
 
 
 def _parse_outputs(a: Any, ns: dict[str, Any], where: str) -> tuple[dict[str, Any], bool]:
