@@ -1,0 +1,95 @@
+"""The README is executed: python blocks run in order in one namespace, console blocks are
+transcripts whose commands run for real and whose shown output must appear (in order;
+``...`` skips lines, ``*`` matches any text within a line)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+BLOCK = re.compile(r"^```(\w+)[^\n]*\n(.*?)^```", re.S | re.M)
+
+
+def blocks(lang: str) -> list[str]:
+    return [body for kind, body in BLOCK.findall(README.read_text()) if kind == lang]
+
+
+def test_every_block_is_of_a_checked_kind() -> None:
+    kinds = {kind for kind, _ in BLOCK.findall(README.read_text())}
+    assert kinds <= {"python", "console", "toml", "sh", "text"}, kinds
+
+
+def test_python_blocks_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    ns: dict[str, object] = {"__name__": "readme"}
+    for i, code in enumerate(blocks("python")):
+        exec(compile(code, f"README.md python block {i + 1}", "exec"), ns)  # noqa: S102
+
+
+def _matches(expected: list[str], actual: list[str]) -> bool:
+    pos = 0
+    for want in expected:
+        if want == "...":
+            continue
+        pattern = re.compile(".*".join(re.escape(part) for part in want.rstrip().split("*")) + r"\Z")
+        while pos < len(actual) and not pattern.match(actual[pos].rstrip()):
+            pos += 1
+        if pos == len(actual):
+            return False
+        pos += 1
+    return True
+
+
+def test_console_transcripts(tmp_path: Path) -> None:
+    env = {**os.environ, "TMP": str(tmp_path)}
+    bindir = Path(sys.executable).parent
+    env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"
+    for block in blocks("console"):
+        steps: list[tuple[str, list[str]]] = []
+        for line in block.splitlines():
+            if line.startswith("$ "):
+                steps.append((line[2:], []))
+            elif steps:
+                steps[-1][1].append(line)
+        for cmd, expected in steps:
+            proc = subprocess.run(cmd, shell=True, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+            out = (proc.stdout + proc.stderr).splitlines()
+            assert proc.returncode == 0, f"{cmd!r} exited {proc.returncode}:\n{proc.stdout}{proc.stderr}"
+            assert _matches(expected, out), f"{cmd!r}: expected\n" + "\n".join(expected) + "\n--- got ---\n" + "\n".join(out)
+
+
+def test_toml_blocks_are_the_example_files() -> None:
+    grid = (ROOT / "examples" / "necroalchemy_grid.toml").read_text()
+    for block in blocks("toml"):
+        lines = [ln for ln in block.splitlines() if ln.strip()]
+        for ln in lines:
+            assert ln in grid, f"README toml line not in examples/necroalchemy_grid.toml: {ln!r}"
+
+
+def test_cli_synopsis_options_exist() -> None:
+    from typer.testing import CliRunner
+
+    from necroflow.cli import app
+
+    text = "\n".join(b for b in blocks("text") if "necroflow run" in b)
+    helps = ""
+    for cmd in ("run", "validate", "schema"):
+        helps += CliRunner().invoke(app, [cmd, "--help"], terminal_width=200).output
+    for opt in sorted(set(re.findall(r"(--[a-z][a-z-]+)", text))):
+        assert opt in helps, f"README shows {opt} but no command's --help has it"
+
+
+def test_setup_commands_exist_in_makefile() -> None:
+    make = (ROOT / "Makefile").read_text()
+    for block in blocks("sh"):
+        for target in re.findall(r"^make (\w+)", block, re.M):
+            assert re.search(rf"^{target}:", make, re.M), f"Makefile has no target {target}"
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "make test" in ci
