@@ -20,6 +20,11 @@ Usage::
 
     python examples/rnaseq/make_data.py examples/rnaseq/data           # default set
     python examples/rnaseq/make_data.py DIR --reads 20000 --seed 1
+    python examples/rnaseq/make_data.py DIR --depth ctrl_2=30000       # ctrl_2 "resequenced"
+
+``--depth`` changes one sample's read count and nothing else: every other file is rewritten
+with the same bytes as before, which is how the example shows that only that sample's chain
+reruns.
 
 Pure standard library; takes well under a few seconds.
 """
@@ -171,11 +176,18 @@ def write_fastq(path: Path, sample: str, reads: list[str]) -> None:
         gz.write(text.encode("ascii"))
 
 
-def generate(outdir: Path, n_reads: int = 20_000, seed: int = 1) -> dict[str, Path]:
+def generate(
+    outdir: Path, n_reads: int = 20_000, seed: int = 1, depth: dict[str, int] | None = None
+) -> dict[str, Path]:
     """Write reference.fa, genes.gtf, truth.tsv and one FASTQ per sample into outdir.
 
-    Returns the path of every file written, keyed by a short name (sample names for reads).
+    ``depth`` overrides the number of reads of some samples. Returns the path of every file
+    written, keyed by a short name (sample names for reads).
     """
+    depth = depth or {}
+    unknown = sorted(set(depth) - set(SAMPLES))
+    if unknown:
+        raise ValueError(f"unknown sample(s) {', '.join(unknown)}; samples are {', '.join(SAMPLES)}")
     outdir.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     reference = make_reference(rng)
@@ -187,7 +199,8 @@ def generate(outdir: Path, n_reads: int = 20_000, seed: int = 1) -> dict[str, Pa
         # One generator per sample, derived from the seed: changing one sample's settings
         # never changes another sample's reads.
         sample_rng = random.Random(f"{seed}:{sample}")
-        reads, truth = simulate_reads(reference, EXPRESSION[sample], n_reads, sample_rng)
+        sample_reads = depth.get(sample, n_reads)
+        reads, truth = simulate_reads(reference, EXPRESSION[sample], sample_reads, sample_rng)
         written[sample] = outdir / f"{sample}.fastq.gz"
         write_fastq(written[sample], sample, reads)
         truth_rows.append(sample + "\t" + "\t".join(str(truth[gene.name]) for gene in GENES))
@@ -202,10 +215,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("outdir", type=Path, help="folder to write into (created if missing)")
     parser.add_argument("--reads", type=int, default=20_000, help="reads per sample")
     parser.add_argument("--seed", type=int, default=1, help="random seed (same seed, same bytes)")
+    parser.add_argument(
+        "--depth",
+        action="append",
+        default=[],
+        metavar="SAMPLE=N",
+        help=f"reads for one sample (repeatable); samples: {', '.join(SAMPLES)}",
+    )
     args = parser.parse_args(argv)
-    if args.reads < 100:
-        parser.error("--reads must be at least 100 so every gene gets reads")
-    written = generate(args.outdir, n_reads=args.reads, seed=args.seed)
+    depth: dict[str, int] = {}
+    for item in args.depth:
+        name, _, number = item.partition("=")
+        if name not in SAMPLES or not number.isdigit():
+            parser.error(f"--depth {item!r}: write SAMPLE=N with SAMPLE one of {', '.join(SAMPLES)}")
+        depth[name] = int(number)
+    if min([args.reads, *depth.values()]) < 100:
+        parser.error("every sample needs at least 100 reads so every gene gets some")
+    written = generate(args.outdir, n_reads=args.reads, seed=args.seed, depth=depth)
     for path in written.values():
         print(path)
     return 0
