@@ -244,7 +244,7 @@ class DAG:
     def __str__(self) -> str:
         from .render import ascii_dag
 
-        labels = {lab: n for _, lab, n in self.request_labels}
+        labels = [(lab, n) for _, lab, n in self.request_labels]
         return ascii_dag(list(self.jobs.values()), labels, canonical=self.jobs)
 
     def save(self, path: str | os.PathLike[str]) -> None:

@@ -16,14 +16,18 @@ def layers(jobs: list[Job]) -> dict[str, int]:
     return depth
 
 
-def ascii_dag(jobs: list[Job], labels: dict[str, Node], canonical: dict[str, Job] | None = None) -> str:
+def ascii_dag(jobs: list[Job], labels: dict[str, Node] | list[tuple[str, Node]],
+              canonical: dict[str, Job] | None = None) -> str:
+    """``labels`` may repeat a name (every pipeline of a DAG has its own ``result``), hence pairs."""
     depth = layers(jobs)
     by_layer: dict[int, list[Job]] = {}
     for j in jobs:
         by_layer.setdefault(depth[j.fingerprint], []).append(j)
     names: dict[tuple[str, str], list[str]] = {}
-    for lab, n in labels.items():
-        names.setdefault((n.job.fingerprint, n.label), []).append(lab)
+    for lab, n in labels.items() if isinstance(labels, dict) else labels:
+        shown = names.setdefault((n.job.fingerprint, n.label), [])
+        if lab not in shown:
+            shown.append(lab)
     lines = [f"{len(jobs)} jobs in {len(by_layer)} layers"]
     for layer in sorted(by_layer):
         lines.append(f"layer {layer}")
