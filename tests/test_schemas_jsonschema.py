@@ -15,7 +15,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, Field
 
-from necroflow.schemas import ConfigError, Resource, job_from_dict, job_schema, manifest_schema, pipeline_job_schema
+from necroflow.schemas import (
+    ConfigError,
+    Resource,
+    job_from_dict,
+    job_schema,
+    manifest_schema,
+    pipeline_job_schema,
+)
 from necroflow.schemas.export import schema_files
 
 ROOT = Path(__file__).resolve().parents[1]
