@@ -142,6 +142,7 @@ def _find_gnu_time() -> str | None:
 
 
 GNU_TIME = None  # set in main(); None = fall back to wait4's ru_maxrss
+LOAD_AT_START = 0.0  # 1-minute load average when main() started: other work skews figures
 
 
 def measure(
@@ -381,6 +382,10 @@ class Bench:
             [str(REPO)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])
         )
         self.env = dict(os.environ)
+        # A user's interpreter caches bytecode; a sandbox that sets PYTHONDONTWRITEBYTECODE
+        # would make every run recompile necroflow (and Snakemake) from source.
+        for env in (self.py_env, self.env):
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
         self.rows: list[Row] = []
 
     def go(self, label: str, case: Case) -> CaseResult:
@@ -411,9 +416,12 @@ class Bench:
 
     def skip_snakemake(self) -> CaseResult | None:
         if self.snakemake is None:
-            return CaseResult(
-                tool="snakemake", skipped="no Snakemake (python bench/run.py --setup-snakemake)"
+            why = (
+                "--no-snakemake (implied by --quick)"
+                if self.args.no_snakemake
+                else "no Snakemake (python bench/run.py --setup-snakemake)"
             )
+            return CaseResult(tool="snakemake", skipped=why)
         return None
 
     # ---- plan
@@ -810,6 +818,7 @@ def machine_info(snakemake: Path | None) -> dict[str, str]:
     except OSError:
         pass
     info["OS"] = platform.platform()
+    info["load average at start/end"] = f"{LOAD_AT_START:.2f}/{os.getloadavg()[0]:.2f}"
     info["Python"] = platform.python_version()
     info["necroflow"] = necroflow_version()
     if snakemake is not None:
@@ -1022,7 +1031,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"no Snakemake at {args.snakemake_bin}: measuring necroflow and floors only "
                 "(run `python bench/run.py --setup-snakemake` to compare)"
             )
-    global GNU_TIME
+    global GNU_TIME, LOAD_AT_START
+    LOAD_AT_START = os.getloadavg()[0]
     GNU_TIME = _find_gnu_time()
     if GNU_TIME is None:
         progress("GNU time not found: peak memory figures include this harness's own ~15 MiB")
