@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,7 +77,9 @@ def make_data(outdir: Path, *args: str) -> None:
     )
 
 
-def read_table(path: Path) -> list[list[str]]:
+def read_table(path: Path | None) -> list[list[str]]:
+    """A TSV file as rows of fields."""
+    assert path is not None, "node path not resolved"
     return [line.split("\t") for line in path.read_text().splitlines()]
 
 
@@ -198,9 +201,7 @@ def test_first_run_builds_everything_quickly(rnaseq: Run) -> None:
     assert len(jobs) == 36
     assert "36 ran" in rnaseq.first.stderr
     assert rnaseq.wall < 60, f"the example took {rnaseq.wall:.1f}s; it must stay well under a minute"
-    per_rule = {}
-    for job in jobs:
-        per_rule[job.rule.name] = per_rule.get(job.rule.name, 0) + 1
+    per_rule = Counter(job.rule.name for job in jobs)
     # One index for everything; alignments shared by the two min_mapq combos (3 x 2, not 3 x 4).
     assert per_rule == {"raw_reference": 1, "raw_annotation": 1, "bwa_index": 1, "raw_fastq": 3,
                         "align": 6, "count": 12, "counts_table": 4, "add_sample": 8}
@@ -295,3 +296,15 @@ def test_resequencing_one_sample_reruns_only_its_chain(rnaseq: Run) -> None:
         alpha = dict(zip(new[0], new[1], strict=True))
         assert abs(int(alpha["ctrl_2"]) - truth["ctrl_2"]["alpha"]) <= 0.01 * truth["ctrl_2"]["alpha"]
         assert int(alpha["ctrl_2"]) > int(old_table[combo][1][col["ctrl_2"]]) * 1.3  # 1.5x deeper
+
+
+def test_missing_data_is_reported_before_anything_runs(tmp_path: Path) -> None:
+    """A newcomer who skipped make_data.py gets exit 2, the key, and the command to run."""
+    job_file = tmp_path / "rnaseq.toml"
+    job_file.write_text((EXAMPLE / "rnaseq.toml").read_text().replace(
+        "examples/rnaseq/data/", f"{tmp_path / 'no-data'}/"))
+    proc = necroflow_cli("run", "--outdir", tmp_path / "out", job_file)
+    assert proc.returncode == 2, proc.stderr
+    assert "key 'samples.ctrl_1'" in proc.stderr and "does not exist" in proc.stderr
+    assert "make_data.py examples/rnaseq/data" in proc.stderr
+    assert not (tmp_path / "out" / "align").exists()

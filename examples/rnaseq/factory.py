@@ -35,8 +35,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, FilePath, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from necroflow import NodeType, Pipeline, Rules
 
@@ -149,6 +150,20 @@ def add_sample(table: CountsTable, counts: Counts, sample: str) -> CountsTable[j
 SAMPLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 
+def existing_file(path: Path) -> Path:
+    """Refuse a missing input before anything runs, and say how to make the example's data."""
+    if not path.is_file():
+        where = "is a directory" if path.is_dir() else "does not exist"
+        raise ValueError(
+            f"{path} {where}; paths are relative to the directory necroflow runs in. For the "
+            "example data run: python examples/rnaseq/make_data.py examples/rnaseq/data"
+        )
+    return path
+
+
+InputFile = Annotated[Path, AfterValidator(existing_file)]
+
+
 class RnaseqConfig(BaseModel):
     """The user keys of the job TOML, checked before any node is built.
 
@@ -158,9 +173,9 @@ class RnaseqConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    reference: FilePath = Field(description="reference genome FASTA")
-    annotation: FilePath = Field(description="GTF gene model with gene_id attributes")
-    samples: dict[str, FilePath] = Field(
+    reference: InputFile = Field(description="reference genome FASTA")
+    annotation: InputFile = Field(description="GTF gene model with gene_id attributes")
+    samples: dict[str, InputFile] = Field(
         min_length=1, description="sample name -> gzipped FASTQ of single-end reads"
     )
     min_seed: int = Field(19, ge=10, le=64, description="bwa mem -k: minimum seed length")
