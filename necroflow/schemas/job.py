@@ -71,7 +71,7 @@ class JobFile(BaseModel):
     expands into one combo per value (Cartesian product over all grids).
     """
 
-    model_config = ConfigDict(extra="allow", title="necroflow job")
+    model_config = ConfigDict(extra="allow", title="necroflow job", defer_build=True)
 
     pipeline: PipelineRef | None = Field(
         None,

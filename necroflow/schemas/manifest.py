@@ -35,7 +35,7 @@ RelPath = Annotated[str, AfterValidator(_check_relpath)]
 class Manifest(BaseModel):
     """The manifest of one combo folder under the outdir."""
 
-    model_config = ConfigDict(extra="allow", title="necroflow manifest")
+    model_config = ConfigDict(extra="allow", title="necroflow manifest", defer_build=True)
 
     combo: str | None = Field(None, description="Name of the combo folder this manifest lives in.")
     job_file: str | None = Field(None, description="The job TOML this combo was expanded from.")

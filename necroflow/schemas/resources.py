@@ -88,7 +88,7 @@ class ConstraintsConfig(BaseModel):
     is allowed as a resource amount or a plain scalar.
     """
 
-    model_config = ConfigDict(extra="allow", title="constraints")
+    model_config = ConfigDict(extra="allow", title="constraints", defer_build=True)
     __pydantic_extra__: dict[str, ResourceOrScalar] = Field(init=False)
 
     threads: PositiveInt | None = Field(
