@@ -1,0 +1,395 @@
+"""Progress displays for ``necroflow run``: a live table on a terminal, plain lines elsewhere.
+
+People running thousands of jobs want to *see* where a run stands: done / running / failed /
+to do, per rule and in total, how long it has run and how long it will take.  On a terminal
+:class:`LiveReporter` redraws one block of lines in place (ANSI cursor movement, no curses);
+in a pipe, a CI log or with ``-v`` the plain :class:`LineReporter` prints one line per event,
+because control codes in a log file are noise.
+
+Cost matters more than looks: a run of 10,000 short jobs emits 20,000 events.  Events only
+update counters under a lock; the block is redrawn at most ``1 / interval`` times a second.
+One small daemon thread redraws a block whose counters changed during the quiet interval
+and ticks the elapsed clock once a second while a long job runs: without it the display
+would freeze on whatever the last burst of events left behind.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .execute import Reporter, RunReport
+
+if TYPE_CHECKING:
+    from .backends.base import JobResult
+    from .graph import Job
+    from .plan import Plan
+
+CSI = "\x1b["
+_STYLE = {"done": "32", "running": "36", "failed": "31;1", "todo": "2", "head": "1"}
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def format_duration(seconds: float) -> str:
+    """12.3s, 4m05s, 2h03m: short enough for a status line, precise where it matters."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    s = int(seconds + 0.5)
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+
+
+class LineReporter(Reporter):
+    """Plain line-by-line output; a dry run prints every job's *why* (see :mod:`necroflow.why`)."""
+
+    def on_plan(self, plan: Plan, dry_run: bool) -> None:
+        if not dry_run:
+            super().on_plan(plan, dry_run)
+            return
+        from .why import explain
+
+        self.total = len(plan.to_run)
+        self.emit(explain(plan.dag, plan))
+
+
+class SilentReporter(Reporter):
+    """Prints nothing at all, not even failures (they still raise): for benchmarks and embedding."""
+
+    def emit(self, text: str) -> None:
+        return None
+
+
+class _RuleCount:
+    __slots__ = ("total", "done", "running", "failed", "wall", "n_wall")
+
+    def __init__(self) -> None:
+        self.total = self.done = self.running = self.failed = 0
+        self.wall = 0.0
+        self.n_wall = 0
+
+    @property
+    def todo(self) -> int:
+        return max(0, self.total - self.done - self.running - self.failed)
+
+
+class LiveReporter(LineReporter):
+    """A block of status lines redrawn in place on a terminal.
+
+    Shows, in total and per rule: done / running / failed / to do, a bar, the elapsed time
+    and an estimate of the time left.  Failures are printed above the block (with the tail
+    of the job's log) and stay on screen.  When ``stream`` is not a terminal it behaves
+    exactly like :class:`LineReporter`.
+
+    The estimate: each rule's mean wall time so far times its unfinished jobs (a running job
+    counts half), divided by the average number of jobs that ran at once so far.
+
+    Call :meth:`close` (or use it as a context manager) if a run can end without
+    ``on_finish`` — an interrupted ``execute`` — so the cursor is shown again; an
+    ``atexit`` hook does it as a last resort.
+    """
+
+    def __init__(self, stream: Any = None, verbose: int = 1, interval: float = 0.1, tick: float = 1.0,
+                 colour: bool | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(stream, verbose)
+        self.live = _isatty(self.stream)
+        self.interval = interval
+        self.tick = tick
+        self.colour = (os.environ.get("NO_COLOR", "") == "") if colour is None else colour
+        self.clock = clock
+        enc = (getattr(self.stream, "encoding", None) or "").lower().replace("-", "")
+        self.bar_chars = ("█", "░") if enc.startswith("utf") else ("#", "-")
+        self.rules: dict[str, _RuleCount] = {}
+        self.started: dict[str, float] = {}
+        self.t0 = clock()
+        self.lines_drawn = 0
+        self.last_draw = float("-inf")
+        self.dirty = False
+        self.draws = 0  # how many times the block was drawn (tests and benchmarks read it)
+        self.busy = 0.0  # integral of running jobs over time: average concurrency = busy / elapsed
+        self.last_event = self.t0
+        self.n_running = 0
+        self.finished = False
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- hooks ---------------------------------------------------------------------------------
+    def on_plan(self, plan: Plan, dry_run: bool) -> None:
+        if dry_run or not self.live:
+            super().on_plan(plan, dry_run)
+            return
+        self.total = len(plan.to_run)
+        for j in plan.to_run:
+            rc = self.rules.get(j.rule.name)
+            if rc is None:
+                rc = self.rules[j.rule.name] = _RuleCount()
+            rc.total += 1
+        self.t0 = self.last_event = self.clock()
+        if self.total == 0:
+            self.emit(plan.summary())
+            return
+        with self._lock:
+            self._write(CSI + "?25l")  # hide the cursor while the block is live
+            self._draw()
+        self._thread = threading.Thread(target=self._ticker, name="necroflow-progress", daemon=True)
+        self._thread.start()
+        atexit.register(self.close)
+
+    def on_start(self, job: Job) -> None:
+        if not self.live:
+            super().on_start(job)
+            return
+        with self._lock:
+            now = self.clock()
+            self._advance(now)
+            self.n_running += 1
+            self.rules[job.rule.name].running += 1
+            self.started[job.key] = now
+            self._maybe_draw(now)
+
+    def on_done(self, job: Job, result: JobResult) -> None:
+        if not self.live:
+            super().on_done(job, result)
+            return
+        with self._lock:
+            now = self.clock()
+            self._advance(now)
+            self.count += 1
+            rc = self.rules[job.rule.name]
+            self._ended(job, rc, now, result)
+            rc.done += 1
+            self._maybe_draw(now)
+
+    def on_fail(self, job: Job, reason: str, log_tail: str) -> None:
+        if not self.live:
+            super().on_fail(job, reason, log_tail)
+            return
+        with self._lock:
+            now = self.clock()
+            self._advance(now)
+            self.count += 1
+            rc = self.rules[job.rule.name]
+            self._ended(job, rc, now, None)
+            rc.failed += 1
+            text = self._paint(f"FAILED {job.key}: {reason}", "failed")
+            if log_tail:
+                text += f"\n--- {job.dir}/.rip/job.log (last lines) ---\n{log_tail}\n---"
+            self._print_above(text)
+
+    def on_finish(self, report: RunReport) -> None:
+        if self.live and self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            with self._lock:
+                self.finished = True
+                self._draw()
+                self._write(CSI + "?25h")
+            atexit.unregister(self.close)
+            self._thread = None
+        super().on_finish(report)
+
+    def close(self) -> None:
+        """Stop redrawing and show the cursor again; safe to call more than once."""
+        self._stop.set()
+        t = self._thread
+        if t is not None and t is not threading.current_thread():
+            t.join(timeout=1.0)
+        if self._thread is not None:
+            self._thread = None
+            with self._lock:
+                self._write(CSI + "?25h")
+            try:
+                atexit.unregister(self.close)
+            except Exception:  # pragma: no cover - interpreter shutting down
+                pass
+
+    def __enter__(self) -> LiveReporter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+    def _advance(self, now: float) -> None:
+        self.busy += self.n_running * (now - self.last_event)
+        self.last_event = now
+
+    def _ended(self, job: Job, rc: _RuleCount, now: float, result: JobResult | None) -> None:
+        self.n_running = max(0, self.n_running - 1)
+        rc.running = max(0, rc.running - 1)
+        t = self.started.pop(job.key, None)
+        wall = result.metrics.get("wall") if result is not None else None
+        if not isinstance(wall, (int, float)):
+            wall = None if t is None else now - t
+        if wall is not None:
+            rc.wall += wall
+            rc.n_wall += 1
+
+    def eta(self, now: float | None = None) -> float | None:
+        """Seconds left by the estimate described in the class docstring; None before data."""
+        now = self.clock() if now is None else now
+        n = sum(rc.n_wall for rc in self.rules.values())
+        if n == 0:
+            return None
+        mean_all = sum(rc.wall for rc in self.rules.values()) / n
+        work = 0.0
+        for rc in self.rules.values():
+            mean = rc.wall / rc.n_wall if rc.n_wall else mean_all
+            work += (rc.todo + 0.5 * rc.running) * mean
+        elapsed = now - self.t0
+        busy = self.busy + self.n_running * (now - self.last_event)
+        conc = busy / elapsed if elapsed > 0 else 1.0
+        return work / max(conc, 1e-3)
+
+    # -- drawing -------------------------------------------------------------------------------
+    def _ticker(self) -> None:
+        last_full = self.clock()
+        while not self._stop.wait(self.interval):
+            if not threading.main_thread().is_alive():
+                return
+            with self._lock:
+                now = self.clock()
+                if self.dirty or now - last_full >= self.tick:
+                    self._draw()
+                    last_full = now
+
+    def _maybe_draw(self, now: float) -> None:
+        if now - self.last_draw >= self.interval:
+            self._draw()
+        else:
+            self.dirty = True
+
+    def _write(self, text: str) -> None:
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass
+
+    def _paint(self, text: str, style: str) -> str:
+        return f"{CSI}{_STYLE[style]}m{text}{CSI}0m" if self.colour else text
+
+    def _size(self) -> tuple[int, int]:
+        try:
+            cols, rows = os.get_terminal_size(self.stream.fileno())
+        except (AttributeError, ValueError, OSError):
+            cols, rows = 0, 0
+        # a pty nobody sized (CI, `script`) reports 0x0: assume the classic terminal
+        return (max(cols, 20) if cols else 80), (max(rows, 4) if rows else 24)
+
+    def _bar(self, done: int, failed: int, total: int, width: int) -> list[tuple[str, str]]:
+        full, empty = self.bar_chars
+        if total <= 0:
+            return [(empty * width, "todo")]
+        d = done * width // total
+        f = min(width - d, (failed * width + total - 1) // total) if failed else 0
+        return [(full * d, "done"), (full * f, "failed"), (empty * (width - d - f), "todo")]
+
+    def _line(self, segments: list[tuple[str, str]], width: int) -> str:
+        """Join styled segments, cut to ``width`` visible columns (no wrap: wrapping breaks redraws)."""
+        out: list[str] = []
+        left = width
+        for text, style in segments:
+            if left <= 0:
+                break
+            piece = text[:left]
+            left -= len(piece)
+            out.append(self._paint(piece, style) if style and piece else piece)
+        return "".join(out)
+
+    def _counts(self, done: int, running: int, failed: int, todo: int, w: int) -> list[tuple[str, str]]:
+        return [(f"{done:>{w}} done", "done" if done else ""), ("  ", ""),
+                (f"{running:>{w}} running", "running" if running else ""), ("  ", ""),
+                (f"{failed:>{w}} failed", "failed" if failed else ""), ("  ", ""),
+                (f"{todo:>{w}} to do", "")]
+
+    def render(self, now: float | None = None) -> list[str]:
+        """The block's lines (with colour codes when enabled), fitted to the terminal."""
+        now = self.clock() if now is None else now
+        cols, rows = self._size()
+        width = cols - 1
+        rules = self.rules.values()
+        done = sum(r.done for r in rules)
+        running = sum(r.running for r in rules)
+        failed = sum(r.failed for r in rules)
+        todo = sum(r.todo for r in rules)
+        w = len(str(self.total))
+        eta = self.eta(now)
+        if self.finished:
+            tail = f"  {format_duration(now - self.t0)} total"
+        else:
+            tail = f"  {format_duration(now - self.t0)} elapsed  ETA {format_duration(eta) if eta is not None else '--'}"
+        namew = min(24, max([len(n) for n in self.rules] + [5]))
+        head: list[tuple[str, str]] = [(f"{'total':<{namew}} ", "head")]
+        head += self._bar(done, failed, self.total, 20) + [(f" {done + failed:>{w}}/{self.total}  ", "")]
+        head += self._counts(done, running, failed, todo, w) + [(tail, "head")]
+        lines = [self._line(head, width)]
+        budget = rows - 2
+        items = list(self.rules.items())
+        if len(items) > budget:
+            # keep what is moving or broken on screen; finished rules give way first
+            items.sort(key=lambda kv: (kv[1].failed == 0, kv[1].running == 0, kv[1].todo == 0))
+            hidden = len(items) - (budget - 1)
+            items = items[: budget - 1]
+        else:
+            hidden = 0
+        for name, rc in items:
+            label = name if len(name) <= namew else name[: namew - 1] + "~"
+            seg: list[tuple[str, str]] = [(f"{label:<{namew}} ", "")]
+            seg += self._bar(rc.done, rc.failed, rc.total, 20)
+            seg += [(f" {rc.done + rc.failed:>{w}}/{rc.total:<{w}}  ", "")]
+            seg += self._counts(rc.done, rc.running, rc.failed, rc.todo, w)
+            lines.append(self._line(seg, width))
+        if hidden:
+            lines.append(f"... and {hidden} more rules"[:width])
+        return lines
+
+    def _draw(self) -> None:
+        now = self.clock()
+        lines = self.render(now)
+        buf = [f"{CSI}{self.lines_drawn}F" if self.lines_drawn else "\r"]
+        for line in lines:
+            buf.append(f"{CSI}2K{line}\n")
+        buf.append(f"{CSI}J")
+        self._write("".join(buf))
+        self.lines_drawn = len(lines)
+        self.last_draw = now
+        self.dirty = False
+        self.draws += 1
+
+    def _print_above(self, text: str) -> None:
+        """Print lines that stay (a failure), then redraw the block below them."""
+        up = f"{CSI}{self.lines_drawn}F{CSI}J" if self.lines_drawn else ""
+        self._write(up + text + "\n")
+        self.lines_drawn = 0
+        self._draw()
+
+
+def make_reporter(stream: Any = None, quiet: bool = False, verbose: int = 0) -> Reporter:
+    """The reporter ``necroflow run`` uses for its flags.
+
+    * ``quiet``: only failures (and a dry run's explanation);
+    * ``verbose`` >= 1 (``-v``, ``-vv``): plain lines, one per finished job, ``-vv`` also starts;
+    * otherwise a live display when ``stream`` (default stderr) is a terminal whose
+      ``TERM`` is not ``dumb``, else plain lines.
+    """
+    stream = sys.stderr if stream is None else stream
+    if quiet:
+        return LineReporter(stream, verbose=0)
+    if verbose > 0:
+        return LineReporter(stream, verbose=min(verbose, 2))
+    if _isatty(stream) and os.environ.get("TERM", "") != "dumb":
+        return LiveReporter(stream)
+    return LineReporter(stream, verbose=1)
