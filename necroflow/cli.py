@@ -1,14 +1,18 @@
 """The ``necroflow`` command: a thin Typer layer over :mod:`necroflow.jobs` and the engine.
 
-Exit codes: 0 ok, 1 a job failed, 2 invalid input, 3 outdir locked, 130 interrupted
-(SIGINT), 143 terminated (SIGTERM).
+Every command turns bad input into one readable line per problem and exit code 2, never
+a traceback; the work itself is done by functions the Python API has too (``load_jobs``,
+``DAG.execute``, ``link_combos``).  Exit codes: 0 ok, 1 a job failed, 2 invalid input,
+3 outdir locked, 130 interrupted (SIGINT), 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,127 +20,226 @@ import typer
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
+EXIT_CODES = (
+    "Exit codes: 0 ok; 1 a job failed; 2 invalid input (job file, option or environment "
+    "variable); 3 the outdir is locked by another necroflow process; 130 interrupted "
+    "(Ctrl-C); 143 terminated (SIGTERM)."
+)
+
 app = typer.Typer(
     name="necroflow",
     help="Run typed, content-addressed pipelines described by job TOML files.\n\n"
-    "Exit codes: 0 ok, 1 a job failed, 2 invalid input, 3 outdir locked, 130 interrupted.",
+    "A job TOML names a pipeline factory ('.pipeline' = \"factory.py:function\") and its "
+    "parameters; keys ending in __grid expand into one combo per value.  "
+    "'necroflow --outdir DIR job.toml' (no command) means 'necroflow run'.  "
+    "Run 'necroflow COMMAND --help' for each command.",
+    epilog=EXIT_CODES,
     no_args_is_help=True,
     add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     pretty_exceptions_enable=False,
 )
 
-JobFiles = Annotated[list[Path], typer.Argument(help="Job TOML file(s); several share one DAG.", show_default=False)]
+JobFiles = Annotated[
+    list[Path],
+    typer.Argument(help="Job TOML file(s); several share one DAG, so common work runs once.",
+                   show_default=False, metavar="JOB.toml"),
+]
 
 
 def fail(message: str, code: int = EXIT_INVALID) -> typer.Exit:
+    """Print ``necroflow: error: ...`` to stderr and return the Exit to raise."""
     typer.echo(f"necroflow: error: {message}", err=True)
     return typer.Exit(code)
 
 
-def _settings(**flags: Any) -> Any:
-    from .schemas import ConfigError, load_settings
+@contextlib.contextmanager
+def _guard() -> Iterator[None]:
+    """Bad input, an unwritable outdir or Ctrl-C end the command with a line and a code."""
+    from .schemas import ConfigError
 
     try:
-        return load_settings(**flags)
+        yield
     except ConfigError as e:
         raise fail(str(e)) from None
+    except KeyboardInterrupt:
+        typer.echo("necroflow: interrupted", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except PermissionError as e:
+        raise fail(f"{e.strerror}: {e.filename}") from None
 
 
-def _constraint_flags(values: list[str] | None) -> list[str] | None:
-    return list(values) if values else None
+def _settings(**flags: Any) -> Any:
+    from .schemas import load_settings
+
+    with _guard():
+        return load_settings(**flags)
 
 
 def _load(jobs: list[Path], outdir: Path) -> Any:
     from .jobs import load_jobs
-    from .schemas import ConfigError
 
-    try:
+    with _guard():
         return load_jobs(jobs, outdir)
-    except ConfigError as e:
-        raise fail(str(e)) from None
 
 
-@app.command()
+def _outdir(flag: Path | None) -> Path:
+    """--outdir, else NECROFLOW_OUTDIR; commands other than run read only that one setting."""
+    settings = _settings(outdir=flag)
+    if settings.outdir is None:
+        raise fail("no output directory: pass --outdir DIR (or set NECROFLOW_OUTDIR)")
+    return Path(settings.outdir)
+
+
+OutdirOpt = Annotated[
+    Path | None,
+    typer.Option("--outdir", "-o", help="Output directory (env NECROFLOW_OUTDIR).", show_default=False),
+]
+
+
+@app.command(epilog=EXIT_CODES)
 def run(
     jobs: JobFiles,
-    outdir: Annotated[Path | None, typer.Option("--outdir", "-o", help="Output directory [env NECROFLOW_OUTDIR].")] = None,
-    cores: Annotated[str | None, typer.Option("--cores", "-c", help="Thread cap: N or 'all' (default all CPUs); -c8, -call.")] = None,
-    constraint: Annotated[list[str] | None, typer.Option("--constraint", help="Extra resource cap KEY=VALUE (e.g. ram=64Gi); repeatable.")] = None,
-    keep_going: Annotated[bool | None, typer.Option("--keep-going", "-k", help="Continue independent branches past failures.")] = None,
-    autoclean: Annotated[bool | None, typer.Option("--autoclean", help="Delete orphan outputs and intermediates once consumed.")] = None,
-    dry_run: Annotated[bool | None, typer.Option("--dry-run", "-n", help="Show what would run and why; run nothing.")] = None,
-    backend: Annotated[str | None, typer.Option("--backend", help="Where jobs run: local, slurm or dask.")] = None,
-    quiet: Annotated[bool | None, typer.Option("--quiet", "-q", help="Only errors and the final summary.")] = None,
-    verbose: Annotated[bool | None, typer.Option("--verbose", "-v", help="Also print each job as it starts.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="With --dry-run: print the plan as JSON.")] = False,
-    slurm_partition: Annotated[str | None, typer.Option(help="SLURM partition.")] = None,
-    slurm_account: Annotated[str | None, typer.Option(help="SLURM account.")] = None,
-    slurm_poll_interval: Annotated[float | None, typer.Option(help="Seconds between SLURM polls.")] = None,
-    dask_scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address (tcp://host:8786).")] = None,
+    outdir: OutdirOpt = None,
+    cores: Annotated[str | None, typer.Option(
+        "--cores", "-c", metavar="N|all",
+        help="Thread cap: a positive integer or 'all' CPUs (the default); -c8 and -call work too. "
+             "(env NECROFLOW_CORES)")] = None,
+    constraint: Annotated[list[str] | None, typer.Option(
+        "--constraint", metavar="KEY=VALUE",
+        help="Extra resource cap, e.g. ram=64Gi (SI K M G T P or binary Ki Mi Gi Ti Pi suffixes); "
+             "repeatable. (env NECROFLOW_CONSTRAINTS='ram=64Gi,gpu=2')")] = None,
+    keep_going: Annotated[bool | None, typer.Option(
+        "--keep-going/--no-keep-going", "-k",
+        help="Continue independent branches past failures; combos that succeeded still get "
+             "links. (env NECROFLOW_KEEP_GOING)")] = None,
+    autoclean: Annotated[bool | None, typer.Option(
+        "--autoclean/--no-autoclean",
+        help="Delete orphan outputs, and intermediates once their consumers are up to date. "
+             "(env NECROFLOW_AUTOCLEAN)")] = None,
+    dry_run: Annotated[bool | None, typer.Option(
+        "--dry-run/--no-dry-run", "-n",
+        help="Print what would run and why, with counts; run nothing. (env NECROFLOW_DRY_RUN)")] = None,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print the plan (with --dry-run) or the run's result as JSON on stdout.")] = False,
+    backend: Annotated[str | None, typer.Option(
+        "--backend", metavar="local|slurm|dask",
+        help="Where jobs run (default local). (env NECROFLOW_BACKEND)")] = None,
+    quiet: Annotated[bool | None, typer.Option(
+        "--quiet/--no-quiet", "-q", help="Only errors and the final summary. (env NECROFLOW_QUIET)")] = None,
+    verbose: Annotated[bool | None, typer.Option(
+        "--verbose/--no-verbose", "-v", help="Also print each job as it starts. (env NECROFLOW_VERBOSE)")] = None,
+    slurm_partition: Annotated[str | None, typer.Option(
+        help="SLURM partition for sbatch. (env NECROFLOW_SLURM_PARTITION)")] = None,
+    slurm_account: Annotated[str | None, typer.Option(
+        help="SLURM account for sbatch. (env NECROFLOW_SLURM_ACCOUNT)")] = None,
+    slurm_poll_interval: Annotated[float | None, typer.Option(
+        help="Seconds between SLURM state polls (default 5). (env NECROFLOW_SLURM_POLL_INTERVAL)")] = None,
+    dask_scheduler: Annotated[str | None, typer.Option(
+        help="Dask scheduler address (tcp://host:8786); none starts a local cluster. "
+             "(env NECROFLOW_DASK_SCHEDULER)")] = None,
 ) -> None:
-    """Build the DAG of every JOB.toml and run what is not up to date.
+    """Run every JOB.toml: build one DAG, run what is not up to date, link each combo's outputs.
 
-    After the run each combo gets outdir/COMBO/ with symlinks to its requested outputs and a
-    manifest.toml.  With --dry-run, prints what would run and why.
+    After the run each combo gets OUTDIR/COMBO/ with symlinks to its requested outputs only
+    and a manifest.toml keyed by Pipeline attribute name; links from earlier runs that are
+    no longer requested are removed.  With --dry-run nothing runs: each job that would run
+    is listed with its reason (missing, stale because an input changed, interrupted,
+    failed), followed by counts per state.
+
+    Every option can also come from a NECROFLOW_* environment variable (shown with each
+    option); a flag given on the command line wins.  Example:
+
+    \b
+        necroflow run --outdir results -c8 --constraint ram=64Gi examples/necroalchemy_grid.toml
     """
-    settings = _settings(outdir=outdir, cores=cores, constraints=_constraint_flags(constraint), keep_going=keep_going,
-                         autoclean=autoclean, dry_run=dry_run, backend=backend, quiet=quiet, verbose=verbose,
-                         slurm_partition=slurm_partition, slurm_account=slurm_account,
-                         slurm_poll_interval=slurm_poll_interval, dask_scheduler=dask_scheduler)
+    settings = _settings(outdir=outdir, cores=cores, constraints=list(constraint) if constraint else None,
+                         keep_going=keep_going, autoclean=autoclean, dry_run=dry_run, backend=backend,
+                         quiet=quiet, verbose=verbose, slurm_partition=slurm_partition,
+                         slurm_account=slurm_account, slurm_poll_interval=slurm_poll_interval,
+                         dask_scheduler=dask_scheduler)
     if settings.outdir is None:
         raise fail("no output directory: pass --outdir DIR (or set NECROFLOW_OUTDIR)")
     jobset = _load(jobs, settings.outdir)
-    from .execute import Interrupted, JobFailed, Reporter
+    if settings.dry_run:
+        _dry_run(jobset, settings, as_json)
+        raise typer.Exit(EXIT_OK)
+    raise typer.Exit(_run(jobset, settings, as_json))
+
+
+def _dry_run(jobset: Any, settings: Any, as_json: bool) -> None:
+    """The plan on stdout: a person's list with reasons and counts, or JSON for tools."""
+    with _guard():
+        plan = jobset.dag.plan(scan_orphans=settings.autoclean)
+    if as_json:
+        doc = plan.as_dict()
+        doc["combos"] = [{"combo": r.combo.name, "job_file": str(r.combo.source),
+                          "requests": {lab: n.relpath for lab, n in r.requested.items()}} for r in jobset.runs]
+        typer.echo(json.dumps(doc, indent=1))
+    else:
+        typer.echo(f"Dry run: {len(jobset.runs)} combo(s), {len(plan.required)} distinct jobs.")
+        typer.echo(plan.explain())
+
+
+def _run(jobset: Any, settings: Any, as_json: bool) -> int:
+    """Execute, link the combos that completed, and map the outcome to an exit code."""
+    from .execute import Interrupted, JobFailed
+    from .jobs import link_combos
     from .store import OutdirLocked
 
     caps: dict[str, Any] = {"threads": settings.thread_cap(), **settings.constraints}
-    reporter = _reporter(settings, as_json)
-    if settings.dry_run:
-        report = jobset.dag.execute(resource_caps=caps, dry_run=True, autoclean=settings.autoclean,
-                                    progress=reporter)
-        if as_json:
-            typer.echo(json.dumps(report.plan.as_dict(), indent=1))
-        raise typer.Exit(EXIT_OK)
-    code = EXIT_OK
     errors: list[JobFailed] = []
+    report = None
     try:
-        jobset.dag.execute(resource_caps=caps, keep_going=settings.keep_going, autoclean=settings.autoclean,
-                           backend=_backend(settings), progress=reporter)
+        with _guard():
+            report = jobset.dag.execute(resource_caps=caps, keep_going=settings.keep_going,
+                                        autoclean=settings.autoclean, backend=_backend(settings),
+                                        progress=_reporter(settings))
     except OutdirLocked as e:
         raise fail(str(e), EXIT_LOCKED) from None
     except JobFailed as e:
-        errors, code = [e], EXIT_FAILED
+        errors = [e]
     except ExceptionGroup as eg:
-        errors, code = [x for x in eg.exceptions if isinstance(x, JobFailed)], EXIT_FAILED
+        errors = [x for x in eg.exceptions if isinstance(x, JobFailed)]
         if len(errors) != len(eg.exceptions):
             raise
-    except KeyboardInterrupt:
-        typer.echo("necroflow: interrupted; running jobs were stopped and will rerun next time", err=True)
-        raise typer.Exit(EXIT_INTERRUPTED) from None
     except Interrupted as e:
         typer.echo(f"necroflow: {e}; running jobs were stopped and will rerun next time", err=True)
         raise typer.Exit(128 + e.signum) from None
-    failed_keys = {e.job.key for e in errors}
-    _write_links(jobset, failed_keys, settings.keep_going or not errors)
-    if errors:
-        for e in errors:
-            typer.echo(f"necroflow: {e}", err=True)
-    raise typer.Exit(code)
+    failed = {err.job.key for err in errors}
+    status: dict[str, str] = {}
+    if settings.keep_going or not errors:
+        with _guard():
+            status = link_combos(jobset, failed)
+        for name, st in status.items():
+            if st not in ("linked", "incomplete"):
+                typer.echo(f"necroflow: warning: combo {name}: {st}", err=True)
+        incomplete = [n for n, st in status.items() if st == "incomplete"]
+        if incomplete and not settings.quiet:
+            typer.echo(f"necroflow: {len(incomplete)} combo(s) not linked because an output failed: "
+                       f"{', '.join(incomplete)}", err=True)
+    for err in errors:
+        typer.echo(f"necroflow: {err}", err=True)
+    if as_json:
+        doc: dict[str, Any] = {"ok": not errors, "failed": sorted(failed), "combos": status}
+        if report is not None:
+            doc.update(ran=report.ran, up_to_date=report.up_to_date, cleaned=report.cleaned,
+                       elapsed=round(report.elapsed, 3))
+        typer.echo(json.dumps(doc, indent=1))
+    return EXIT_FAILED if errors else EXIT_OK
 
 
-def _reporter(settings: Any, as_json: bool) -> Any:
+def _reporter(settings: Any) -> Any:
+    """Live progress on stderr: the rich reporter when it is installed, else plain lines."""
     from .execute import Reporter
 
-    try:
-        from .progress import make_reporter
-    except ImportError:
-        make_reporter = None
-    stream = sys.stderr if not as_json else open("/dev/null", "w")  # noqa: SIM115
     verbosity = 0 if settings.quiet else 2 if settings.verbose else 1
-    if make_reporter is not None and not as_json:
-        return make_reporter(stream, quiet=settings.quiet, verbose=verbosity)
-    return Reporter(stream, verbose=verbosity)
+    try:
+        from .progress import make_reporter  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return Reporter(sys.stderr, verbose=verbosity)
+    return make_reporter(sys.stderr, quiet=settings.quiet, verbose=settings.verbose)
 
 
 def _backend(settings: Any) -> Any:
@@ -152,94 +255,91 @@ def _backend(settings: Any) -> Any:
     return None
 
 
-def _write_links(jobset: Any, failed: set[str], allowed: bool) -> None:
-    """Links and manifests for every combo whose requested outputs all exist and are recorded."""
-    if not allowed:
-        return
-    from . import store
-    from .jobs import write_links
-    from .plan import required_jobs
-    from .schemas import ConfigError
-
-    dag = jobset.dag
-    for run in jobset.runs:
-        ok = True
-        for node in run.requested.values():
-            d = node.job.dir
-            if node.job.key in failed or d is None or store.read_state(d) != store.UP_TO_DATE:
-                ok = False
-                break
-        if ok:
-            try:
-                write_links(dag, run)
-            except (ConfigError, OSError) as e:
-                typer.echo(f"necroflow: warning: links for {run.combo.name}: {e}", err=True)
-    del required_jobs
-
-
-@app.command()
+@app.command(epilog=EXIT_CODES)
 def validate(jobs: JobFiles) -> None:
     """Check job files without running anything: schema, grids, factories, pipelines.
 
-    Prints each combo with its job count; exit 0 when all is valid, 2 otherwise.
+    Reads each JOB.toml, expands its grids, imports each factory and builds every combo's
+    pipeline, exactly as 'run' would, then prints each combo with its number of jobs and
+    the number of distinct jobs they share.  Exit 0 when everything is valid, 2 otherwise
+    (each problem names the file and key).
     """
     jobset = _load(jobs, Path("necroflow-validate-outdir"))
-    dag = jobset.dag
     from .plan import required_jobs
 
-    for run in jobset.runs:
-        n = len(run.pipeline.jobs)
-        typer.echo(f"{run.combo.name}: {n} jobs, requests {', '.join(run.requested)}  ({run.combo.source})")
-    typer.echo(f"OK: {len(jobset.runs)} combo(s) from {len(jobs)} file(s), {len(required_jobs(dag))} distinct jobs.")
+    for r in jobset.runs:
+        typer.echo(f"{r.combo.name}: {len(r.pipeline.jobs)} jobs, requests {', '.join(r.requested)}"
+                   f"  ({r.combo.source})")
+    typer.echo(f"OK: {len(jobset.runs)} combo(s) from {len(jobs)} file(s), "
+               f"{len(required_jobs(jobset.dag))} distinct jobs.")
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES)
 def schema(
-    pipeline: Annotated[str | None, typer.Option("--pipeline", help="factory.py:function whose typed config to include.")] = None,
-    kind: Annotated[str, typer.Option("--kind", help="job or manifest.")] = "job",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
+    pipeline: Annotated[str | None, typer.Option(
+        "--pipeline", metavar="FACTORY.py:FUNCTION",
+        help="Also describe this factory's own parameters (its config must be annotated with a "
+             "Pydantic model), including their __grid forms.")] = None,
+    kind: Annotated[str, typer.Option("--kind", metavar="job|manifest",
+                                      help="Which file to describe.")] = "job",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.",
+                                                show_default=False)] = None,
 ) -> None:
-    """Print the JSON Schema of job TOMLs (or manifest.toml) for editor completion."""
+    """Print the JSON Schema of job TOMLs (or of manifest.toml), for editor completion.
+
+    Editors with a TOML language server (Taplo / Even Better TOML, tombi) find the schema
+    through a first line '#:schema path/to/job.schema.json' in the job file.  Example:
+
+    \b
+        necroflow schema --pipeline factory.py:rna -o rna.schema.json
+    """
     from . import schemas
 
-    if kind == "manifest":
-        doc = schemas.manifest_schema()
-    elif kind != "job":
-        raise fail(f"--kind must be 'job' or 'manifest', not {kind!r}")
-    elif pipeline:
-        from .jobs import load_factory
+    with _guard():
+        if kind == "manifest":
+            doc = schemas.manifest_schema()
+        elif kind != "job":
+            raise fail(f"--kind must be 'job' or 'manifest', not {kind!r}")
+        elif pipeline:
+            from .jobs import load_factory
 
-        try:
+            if ":" not in pipeline:
+                raise fail(f"--pipeline {pipeline!r}: write FACTORY.py:FUNCTION")
             factory, _ = load_factory(pipeline, job_file=Path("--pipeline"))
             model = schemas.config_model_of(factory)
-        except schemas.ConfigError as e:
-            raise fail(str(e)) from None
-        if model is None:
-            raise fail(f"{pipeline}: the factory's config parameter is not annotated with a Pydantic model")
-        doc = schemas.pipeline_job_schema(model)
-    else:
-        doc = schemas.job_schema()
-    text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
-    if output:
-        output.write_text(text)
-    else:
-        typer.echo(text, nl=False)
+            if model is None:
+                raise fail(f"--pipeline {pipeline}: the factory's config parameter is not annotated with a "
+                           "Pydantic model, so there are no typed keys to describe; annotate it "
+                           "(def f(config: MyConfig, R)) or use plain 'necroflow schema'")
+            doc = schemas.pipeline_job_schema(model)
+        else:
+            doc = schemas.job_schema()
+        text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
+        if output:
+            output.write_text(text)
+        else:
+            typer.echo(text, nl=False)
 
 
 _COMMANDS = {"run", "validate", "schema", "status", "graph", "report", "clean"}
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point.  ``necroflow --outdir results job.toml`` (no subcommand) means ``run``."""
+    """Entry point.  ``necroflow --outdir results job.toml`` (no command) means ``run``."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if args and not any(a in _COMMANDS for a in args[:1]) and args[0] not in ("-h", "--help"):
+    if args == ["--version"]:
+        from . import __version__
+
+        typer.echo(f"necroflow {__version__}")
+        return
+    if args and args[0] not in _COMMANDS and args[0] not in ("-h", "--help"):
         args.insert(0, "run")
-    if threading_main():
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    if _in_main_thread():
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `necroflow schema | head` ends quietly
     app(args=args, prog_name="necroflow")
 
 
-def threading_main() -> bool:
+def _in_main_thread() -> bool:
     import threading
 
     return threading.current_thread() is threading.main_thread()
