@@ -31,6 +31,10 @@ class UnhashableParam(TypeError):
 def canonical(value: Any, where: str) -> Any:
     """Return ``value`` normalised to JSON/TOML-safe data, or raise UnhashableParam."""
     if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:  # lone surrogates: not UTF-8, not TOML, not hashable text
+            raise UnhashableParam(f"{where}: {value!r:.60} is not valid Unicode text (lone surrogate)") from None
         return value
     if isinstance(value, bool) or isinstance(value, int):
         return value
