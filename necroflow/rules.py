@@ -118,7 +118,7 @@ class Rule:
         for key, t in inputs.items():
             if not _NAME_RE.match(key):
                 raise RuleError(f"rule {name!r}: input name {key!r} must be an identifier")
-            if is_node_type(t):
+            if is_node_type(t) or t is NodeType:  # NodeType itself: "any file"
                 self.inputs[key] = t
             else:
                 self.params[key] = t
