@@ -214,8 +214,9 @@ start=$(date +%s.%N)
 /bin/sh -c "$command" >>"$log" 2>&1 </dev/null
 code=$?
 end=$(date +%s.%N)
-cpu=$(times | awk 'NR==2 { t = 0; for (i = 1; i <= NF; i++) { split($i, p, "m"); sub("s", "", p[2]); t += p[1] * 60 + p[2] }; print t }')
 tmp="$rip/.slurm-exit.json.$$.tmp"
+times >"$tmp"  # a builtin with a redirect runs in this shell; in a pipe it would see no children
+cpu=$(awk 'NR==2 { t = 0; for (i = 1; i <= NF; i++) { split($i, p, "m"); sub("s", "", p[2]); t += p[1] * 60 + p[2] }; print t }' "$tmp")
 printf '{"returncode": %s, "signal": null, "start": %s, "end": %s, "wall": %s, "cpu": %s, "max_rss": null, "host": "%s", "job_id": "%s"}\n' \
   "$code" "$start" "$end" "$(awk "BEGIN { print $end - $start }")" "${cpu:-null}" "$(uname -n)" "$SLURM_JOB_ID" >"$tmp"
 mv -f "$tmp" "$rip/slurm-exit.json"
@@ -353,8 +354,12 @@ class SlurmBackend(Backend):
             raise RuntimeError("SlurmBackend.submit called outside start()/stop()")
         self._outbox.put(job)
 
-    def cancel_all(self) -> None:
-        """Drop jobs not yet submitted and ``scancel`` every live one, in one call per 500 ids."""
+    def cancel_all(self, grace: float = 0.0) -> None:
+        """Drop jobs not yet submitted and ``scancel`` every live one, in one call per 500 ids.
+
+        ``grace`` is accepted for the run loop's sake; SLURM applies its own ``KillWait``
+        between SIGTERM and SIGKILL.
+        """
         with self._lock:
             self._cancelling = True
             ids = [jid for jid, t in self._tracked.items() if not t.cancelled]
@@ -412,7 +417,8 @@ class SlurmBackend(Backend):
         rip = Path(job.rip)
         rip.mkdir(parents=True, exist_ok=True)
         (rip / EXIT_RECORD).unlink(missing_ok=True)  # a record from an earlier run must not count
-        output = str(rip / SCHEDULER_OUTPUT).replace("%", "%%").replace("%%j", "%j")
+        Path(job.log_path).write_bytes(b"")  # the log holds this attempt only, as on the local backend
+        output = str(rip).replace("%", "%%") + "/" + SCHEDULER_OUTPUT  # sbatch expands % patterns
         name = "nf-" + job.key.replace("/", "-")
         options = [
             f"--job-name={name}",
@@ -452,8 +458,9 @@ class SlurmBackend(Backend):
                     break
                 delay *= 2
                 continue
+            err = err or f"exit code {proc.returncode}"
             raise SlurmError(
-                f"sbatch rejected job {job.key} (rule {job.rule}): {err or 'exit code %d' % proc.returncode}; "
+                f"sbatch rejected job {job.key} (rule {job.rule}): {err}; "
                 f"check its constraints {dict(job.constraints)!r} and the backend's partition/account/"
                 f"extra_args; the job script is {job.rip / JOB_SCRIPT}"
             )
@@ -536,7 +543,7 @@ class SlurmBackend(Backend):
             return False  # left by another submission of this node
         rc, sig = record.get("returncode"), record.get("signal")
         metrics = {k: record.get(k) for k in ("start", "end", "wall", "cpu", "max_rss", "host")}
-        metrics["job_id"] = t.job_id
+        metrics.update(job_id=t.job_id, backend=self.name)
         if rc == 0:
             message = ""
         elif sig:
@@ -552,7 +559,7 @@ class SlurmBackend(Backend):
             what = "was cancelled by necroflow (scancel)"
         elif t.last_state:
             what = _STATE_TEXT.get(t.last_state, f"ended in state {t.last_state}")
-            if t.last_reason and t.last_reason != "None":
+            if t.last_reason not in ("", "None", "Resources", "Priority") and t.last_state != "CANCELLED":
                 what += f" (reason: {t.last_reason})"
         else:
             what = "left the queue"
@@ -562,7 +569,7 @@ class SlurmBackend(Backend):
             message += f"; {out.name} ends with: {tail}"
         else:
             message += f"; see {out}"
-        metrics: dict[str, Any] = {"job_id": t.job_id, "end": time.time(), "slurm_state": t.last_state or None}
+        metrics: dict[str, Any] = {"job_id": t.job_id, "end": time.time(), "backend": self.name}
         self._finish(t, JobResult(t.job.key, None, message=message, metrics=metrics))
 
     def _finish(self, t: _Tracked, result: JobResult) -> None:

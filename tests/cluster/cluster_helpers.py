@@ -1,0 +1,54 @@
+"""Helpers shared by the cluster backend tests (a module, not fixtures, to keep calls plain)."""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from necroflow.backends.base import JobResult
+
+
+def collect(events: queue.Queue[JobResult], n: int, timeout: float) -> dict[str, JobResult]:
+    """Wait for ``n`` results (failing after ``timeout`` s) and check no job reports twice."""
+    results: dict[str, JobResult] = {}
+    deadline = time.monotonic() + timeout
+    while len(results) < n:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            pytest.fail(f"only {len(results)} of {n} results after {timeout} s: {sorted(results)}")
+        try:
+            r = events.get(timeout=left)
+        except queue.Empty:
+            continue
+        assert r.key not in results, f"job {r.key} reported twice: {results[r.key]} and {r}"
+        results[r.key] = r
+    return results
+
+
+def assert_no_extra_results(events: queue.Queue[JobResult], wait: float = 0.5) -> None:
+    """Every job reports exactly once: nothing else may arrive."""
+    try:
+        extra = events.get(timeout=wait)
+    except queue.Empty:
+        return
+    pytest.fail(f"unexpected extra result {extra}")
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)
+
+
+METRIC_KEYS = ("start", "end", "wall", "cpu", "max_rss", "host", "job_id")
+
+
+def node_files(workdir: Path) -> set[str]:
+    """Names in a node folder outside .rip/ (must be the outputs only)."""
+    return {p.name for p in workdir.iterdir() if p.name != ".rip"}
