@@ -10,17 +10,15 @@ only when the packages cannot be installed (no root, no apt, no mirror); set
 from __future__ import annotations
 
 import os
-import queue
 import shutil
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from necroflow.backends.base import JobResult, JobSpec
+from necroflow.backends.base import JobSpec
 
 REPO = Path(__file__).resolve().parents[2]
 UP = REPO / "scripts" / "slurm-up.sh"

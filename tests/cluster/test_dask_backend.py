@@ -123,7 +123,7 @@ def test_threads_constraint_maps_onto_worker_resources(make_job) -> None:
     finally:
         backend.stop()
     spans = _intervals(wide)
-    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:])), f"threads=2 jobs overlapped: {spans}"
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False)), f"threads=2 jobs overlapped: {spans}"
     (s0, e0), (s1, e1) = _intervals(narrow)
     assert s1 < e0, "two threads=1 jobs should share a 2-thread worker"
 
