@@ -94,7 +94,7 @@ def _outdir(flag: Path | None) -> Path:
 
 OutdirOpt = Annotated[
     Path | None,
-    typer.Option("--outdir", "-o", help="Output directory (env NECROFLOW_OUTDIR).", show_default=False),
+    typer.Option("--outdir", help="Output directory (env NECROFLOW_OUTDIR).", show_default=False),
 ]
 
 
@@ -169,17 +169,27 @@ def run(
 
 
 def _dry_run(jobset: Any, settings: Any, as_json: bool) -> None:
-    """The plan on stdout: a person's list with reasons and counts, or JSON for tools."""
+    """The plan on stdout: what would run and why, with counts; or the same as JSON."""
     with _guard():
         plan = jobset.dag.plan(scan_orphans=settings.autoclean)
+        _print_status(jobset, plan, as_json, limit=None)
+
+
+def _print_status(jobset: Any, plan: Any, as_json: bool, limit: int | None) -> None:
+    """Shared by ``run --dry-run`` and ``status``: reasons from :mod:`necroflow.why`, per-combo state."""
+    from .jobs import combo_complete
+    from .why import render_status, status_report
+
+    report = status_report(jobset.dag, plan)
+    combos = [{"combo": r.combo.name, "job_file": str(r.combo.source), "complete": combo_complete(r),
+               "requests": {lab: n.relpath for lab, n in r.requested.items()}} for r in jobset.runs]
     if as_json:
-        doc = plan.as_dict()
-        doc["combos"] = [{"combo": r.combo.name, "job_file": str(r.combo.source),
-                          "requests": {lab: n.relpath for lab, n in r.requested.items()}} for r in jobset.runs]
-        typer.echo(json.dumps(doc, indent=1))
-    else:
-        typer.echo(f"Dry run: {len(jobset.runs)} combo(s), {len(plan.required)} distinct jobs.")
-        typer.echo(plan.explain())
+        report["combos"] = combos
+        typer.echo(json.dumps(report, indent=1))
+        return
+    done = sum(c["complete"] for c in combos)
+    typer.echo(render_status(report, limit))
+    typer.echo(f"Combos: {done} of {len(combos)} complete (all requested outputs up to date).")
 
 
 def _run(jobset: Any, settings: Any, as_json: bool) -> int:
@@ -236,10 +246,10 @@ def _reporter(settings: Any) -> Any:
 
     verbosity = 0 if settings.quiet else 2 if settings.verbose else 1
     try:
-        from .progress import make_reporter  # type: ignore[attr-defined,unused-ignore]
+        from .progress import make_reporter
     except ImportError:
         return Reporter(sys.stderr, verbose=verbosity)
-    return make_reporter(sys.stderr, quiet=settings.quiet, verbose=settings.verbose)
+    return make_reporter(sys.stderr, quiet=settings.quiet, verbose=2 if settings.verbose else 0)
 
 
 def _backend(settings: Any) -> Any:
@@ -319,6 +329,134 @@ def schema(
             output.write_text(text)
         else:
             typer.echo(text, nl=False)
+
+
+@app.command(epilog=EXIT_CODES)
+def status(
+    jobs: JobFiles,
+    outdir: OutdirOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the full status as JSON on stdout.")] = False,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="List at most this many jobs that would run.")] = 50,
+) -> None:
+    """Show what is up to date and what would run, and why, without running anything.
+
+    For each job that would run it names the cause a person can act on (a param or
+    command that changed since the earlier run in OUTDIR, an input that will be rebuilt,
+    a previous run that was interrupted or failed), groups jobs by root cause, counts the
+    rest per state and rule, and says how many combos have all their requested outputs.
+    Read-only: takes no lock and writes nothing.
+    """
+    directory = _outdir(outdir)
+    jobset = _load(jobs, directory)
+    with _guard():
+        plan = jobset.dag.plan(scan_orphans=True)
+        _print_status(jobset, plan, as_json, limit)
+
+
+@app.command(epilog=EXIT_CODES)
+def graph(
+    jobs: JobFiles,
+    fmt: Annotated[str, typer.Option("--format", "-f", metavar="dot|mermaid",
+                                     help="Graphviz DOT (pipe to 'dot -Tsvg') or Mermaid (renders in "
+                                          "GitHub Markdown).")] = "dot",
+    rules: Annotated[bool, typer.Option("--rules", help="One node per rule instead of one per job.")] = False,
+    outdir: Annotated[Path | None, typer.Option(
+        "--outdir", show_default=False,
+        help="Colour nodes by their state in this output directory (env NECROFLOW_OUTDIR).")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", show_default=False,
+                                                help="Write to this file instead of stdout.")] = None,
+) -> None:
+    """Print the job graph of JOB.toml files as Graphviz DOT or Mermaid text.
+
+    Jobs shared by several combos appear once.  With --outdir (or NECROFLOW_OUTDIR) each
+    node is coloured by its state there (up to date, missing, stale, failed...).  Example:
+
+    \b
+        necroflow graph job.toml --rules | dot -Tsvg > rules.svg
+    """
+    from .graphviz import states_from_plan, to_dot, to_mermaid
+    from .plan import required_jobs
+
+    if fmt not in ("dot", "mermaid"):
+        raise fail(f"--format must be 'dot' or 'mermaid', not {fmt!r}")
+    directory = _settings(outdir=outdir).outdir
+    jobset = _load(jobs, directory if directory is not None else Path("necroflow-graph-outdir"))
+    with _guard():
+        states = None
+        if directory is not None:
+            plan = jobset.dag.plan()
+            selected = plan.required
+            states = states_from_plan(plan)
+        else:
+            selected = required_jobs(jobset.dag)
+        text = (to_dot(selected, states, collapse_rules=rules) if fmt == "dot"
+                else to_mermaid(selected, states, collapse_rules=rules))
+        if output:
+            output.write_text(text)
+        else:
+            typer.echo(text, nl=False)
+
+
+@app.command(epilog=EXIT_CODES)
+def clean(
+    jobs: Annotated[list[Path] | None, typer.Argument(
+        help="Job TOML file(s) whose jobs are kept (needed with --orphans).", show_default=False,
+        metavar="[JOB.toml]")] = None,
+    outdir: OutdirOpt = None,
+    orphans: Annotated[bool, typer.Option(
+        "--orphans", help="Remove node folders that no job of the given JOB.toml files needs.")] = False,
+    older_than: Annotated[str | None, typer.Option(
+        "--older-than", metavar="AGE",
+        help="Remove node folders last run longer ago than AGE (90s, 15m, 12h, 30d, 2w). "
+             "With --orphans, a folder must be both.")] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", "-n", help="List what would be removed and the space it holds; delete nothing.")] = False,
+) -> None:
+    """Delete node folders that are no longer needed, to reclaim disk space.
+
+    Every change of a param, command or upstream job gives a new OUTDIR/RULE/HASH folder
+    and leaves the old one behind.  --orphans removes the folders no job of the given job
+    files needs (so list every job file that shares OUTDIR!), --older-than removes folders
+    by age; run with --dry-run first to see the list.  Only OUTDIR/RULE/HASH folders are
+    removed, never through a symlink, and the outdir lock is held while deleting.
+
+    \b
+        necroflow clean --outdir results --orphans --dry-run exp1.toml exp2.toml
+    """
+    from .clean import UnsafePath, find_garbage, parse_age, remove, render_garbage
+    from .plan import required_jobs
+    from .store import OutdirLocked
+
+    directory = _outdir(outdir)
+    if not orphans and older_than is None:
+        raise fail("say what to remove: --orphans (with the job files to keep) and/or --older-than AGE")
+    if orphans and not jobs:
+        raise fail("--orphans needs the job file(s) whose outputs to keep: "
+                   "necroflow clean --outdir DIR --orphans JOB.toml ...")
+    if jobs and not orphans:
+        raise fail("job files are only used with --orphans; add --orphans, or drop the job files")
+    age = None
+    if older_than is not None:
+        try:
+            age = parse_age(older_than)
+        except ValueError as e:
+            raise fail(f"--older-than: {e}") from None
+    keep = None
+    if orphans:
+        jobset = _load(jobs or [], directory)
+        keep = {j.key for j in required_jobs(jobset.dag)}
+    with _guard():
+        garbage = find_garbage(directory, keep=keep, older_than=age)
+        if dry_run or not garbage:
+            typer.echo(render_garbage(garbage, dry_run=True))
+            return
+        try:
+            remove(garbage)
+        except OutdirLocked as e:
+            raise fail(str(e), EXIT_LOCKED) from None
+        except UnsafePath as e:
+            raise fail(str(e), EXIT_FAILED) from None
+        typer.echo(render_garbage(garbage, dry_run=False))
 
 
 _COMMANDS = {"run", "validate", "schema", "status", "graph", "report", "clean"}
