@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import tempfile
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -64,8 +66,18 @@ def jobs(draw: st.DrawFn) -> dict[str, Any]:
     table, _ = draw(tables())
     doc: dict[str, Any] = {}
     if draw(st.booleans()):
-        funcs = draw(st.lists(st.sampled_from(["rna", "dna", "run", "qc"]), min_size=1, max_size=3, unique=True))
-        files = draw(st.lists(st.sampled_from(["a.py", "pipes/b.py", "my dir/c.py"]), min_size=len(funcs), max_size=len(funcs)))
+        funcs = draw(
+            st.lists(
+                st.sampled_from(["rna", "dna", "run", "qc"]), min_size=1, max_size=3, unique=True
+            )
+        )
+        files = draw(
+            st.lists(
+                st.sampled_from(["a.py", "pipes/b.py", "my dir/c.py"]),
+                min_size=len(funcs),
+                max_size=len(funcs),
+            )
+        )
         doc[".pipeline__grid"] = [f"{f}:{fn}" for f, fn in zip(files, funcs, strict=True)]
     else:
         doc[".pipeline"] = "factory.py:main"
@@ -113,6 +125,12 @@ def test_grid_expansion_properties(doc: dict[str, Any], stem: str) -> None:
         assert is_safe_component(name), name
         assert len(name.encode()) <= min(MAX_NAME, 255)
         assert all(ord(ch) < 128 for ch in name)
+    # ... and the file system agrees: each is one new folder directly under the outdir
+    with tempfile.TemporaryDirectory() as outdir:
+        for name in names:
+            (Path(outdir) / name).mkdir()
+        assert sorted(os.listdir(outdir)) == sorted(names)
+    assert len({hash(c) for c in combos}) == len(combos)
 
     for combo in combos:
         # metadata never reaches the user's params, and grids are gone
@@ -165,9 +183,13 @@ def test_round_trip_through_tomli_w_and_tomllib(doc: dict[str, Any]) -> None:
 @settings(max_examples=100, deadline=None)
 @given(
     table=tables(),
-    meta=st.fixed_dictionaries({".pipeline": st.just("f.py:g")}, optional={".requests": st.just(["a"])}),
+    meta=st.fixed_dictionaries(
+        {".pipeline": st.just("f.py:g")}, optional={".requests": st.just(["a"])}
+    ),
 )
-def test_metadata_never_reaches_params(table: tuple[dict[str, Any], int], meta: dict[str, Any]) -> None:
+def test_metadata_never_reaches_params(
+    table: tuple[dict[str, Any], int], meta: dict[str, Any]
+) -> None:
     user, _ = table
     spec = job_from_dict({**meta, **user}, "j.toml")
     assert spec.params == user

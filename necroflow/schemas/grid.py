@@ -55,6 +55,9 @@ class Combo:
     source: Path
     axes: list[tuple[str, Any]]
 
+    def __hash__(self) -> int:  # a combo is identified by its job file and folder name
+        return hash((str(self.source), self.name))
+
 
 def _has_grid_key(value: Any) -> str | None:
     """The first key ending in ``__grid`` anywhere inside ``value``, if any."""

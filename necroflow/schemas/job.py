@@ -126,6 +126,9 @@ class JobSpec:
     params: dict[str, Any]
     document: dict[str, Any] = field(repr=False)
 
+    def __hash__(self) -> int:  # the parsed tables are dicts; the file identifies the job
+        return hash((str(self.source), self.pipeline, tuple(self.pipeline_grid or ())))
+
     @property
     def stem(self) -> str:
         """The job file name without its suffix: the first part of every combo name."""
