@@ -52,7 +52,10 @@ def test_export_writes_and_checks(tmp_path: Path) -> None:
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "necroflow.schemas.export", *args],
-            capture_output=True, text=True, cwd=tmp_path, check=False,
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            check=False,
         )
 
     stale = run("--check", "out")
@@ -68,7 +71,11 @@ def test_export_writes_and_checks(tmp_path: Path) -> None:
 GOOD_JOBS = [
     {".pipeline": "factory.py:rna"},
     {".pipeline": "path/to/f.py:rna", ".requests": ["counts", "qc"], "pipeline": 1, "request": "x"},
-    {".pipeline": "f.py:g", "ref__grid": ["hg38", "mm10"], "align": {"threads__grid": [1, 4], "x": {"y": 1}}},
+    {
+        ".pipeline": "f.py:g",
+        "ref__grid": ["hg38", "mm10"],
+        "align": {"threads__grid": [1, 4], "x": {"y": 1}},
+    },
     {".pipeline__grid": ["a.py:f", "b.py:f"], "sample__grid": [{"path": "a"}, {"path": "b"}]},
     {".pipeline": "f.py:g", "t": {".ext": "user data may start with a dot below the top"}},
 ]
@@ -114,7 +121,9 @@ def test_manifest_schema_validates_manifests(tmp_path: Path) -> None:
     from necroflow.schemas import Manifest, write_manifest
 
     path = tmp_path / "manifest.toml"
-    write_manifest(path, Manifest(combo="exp", params={"a": [1]}, outputs={"counts": "count/0123/c.txt"}))
+    write_manifest(
+        path, Manifest(combo="exp", params={"a": [1]}, outputs={"counts": "count/0123/c.txt"})
+    )
     v = validator(committed("manifest.schema.json"))
     assert committed("manifest.schema.json") == manifest_schema()
     assert list(v.iter_errors(tomllib.loads(path.read_text()))) == []
@@ -142,7 +151,9 @@ def test_pipeline_job_schema_covers_typed_keys_and_their_grids() -> None:
     schema = pipeline_job_schema(RnaConfig)
     v = validator(schema)
     props = schema["properties"]
-    assert {"ref", "ref__grid", "ram", "ram__grid", "align", "align__grid", ".pipeline"} <= set(props)
+    assert {"ref", "ref__grid", "ram", "ram__grid", "align", "align__grid", ".pipeline"} <= set(
+        props
+    )
     assert "Reference genome name." in props["ref__grid"]["description"]
     good = [
         {".pipeline": "f.py:rna", "ref": "hg38"},
@@ -186,12 +197,18 @@ toml_scalars = st.one_of(st.text(max_size=8), st.integers(-5, 5), st.booleans())
         max_size=4,
     ),
     grids=st.dictionaries(
-        st.text(min_size=1, max_size=8).filter(lambda k: not k.startswith(".") and not k.endswith("__grid")),
-        st.lists(st.one_of(st.text(max_size=8), st.integers(-5, 5)), min_size=1, max_size=3, unique=True),
+        st.text(min_size=1, max_size=8).filter(
+            lambda k: not k.startswith(".") and not k.endswith("__grid")
+        ),
+        st.lists(
+            st.one_of(st.text(max_size=8), st.integers(-5, 5)), min_size=1, max_size=3, unique=True
+        ),
         max_size=3,
     ),
 )
-def test_schema_accepts_every_job_necroflow_accepts(user: dict[str, Any], grids: dict[str, Any]) -> None:
+def test_schema_accepts_every_job_necroflow_accepts(
+    user: dict[str, Any], grids: dict[str, Any]
+) -> None:
     doc: dict[str, Any] = {".pipeline": "f.py:g", **user}
     doc.update({f"{k}__grid": v for k, v in grids.items() if k not in user})
     job_from_dict(doc, "x.toml")
