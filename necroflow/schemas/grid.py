@@ -9,7 +9,6 @@ stripped and nested structure kept.
 
 from __future__ import annotations
 
-import copy
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -191,12 +190,19 @@ def expand(job: JobSpec) -> list[Combo]:
                 requests=list(job.requests) if job.requests is not None else None,
                 params=_build(job.document, (), True, assign),
                 source=job.source,
-                axes=[
-                    (a.key, copy.deepcopy(a.values[i])) for a, i in zip(axes, choice, strict=True)
-                ],
+                axes=[(a.key, _copy(a.values[i])) for a, i in zip(axes, choice, strict=True)],
             )
         )
     return combos
+
+
+def _copy(value: Any) -> Any:
+    """Copy a TOML value: only tables and arrays are mutable, scalars are shared."""
+    if isinstance(value, dict):
+        return {k: _copy(v) if isinstance(v, dict | list) else v for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) if isinstance(v, dict | list) else v for v in value]
+    return value
 
 
 def _build(
@@ -208,11 +214,11 @@ def _build(
             continue
         here = (*path, key)
         if here in assign:
-            out[key[: -len(GRID_SUFFIX)]] = copy.deepcopy(assign[here])
+            out[key[: -len(GRID_SUFFIX)]] = _copy(assign[here])
         elif isinstance(value, dict):
             out[key] = _build(value, here, False, assign)
         else:
-            out[key] = copy.deepcopy(value)
+            out[key] = _copy(value)
     return out
 
 
