@@ -266,16 +266,23 @@ class DAG:
                        autoclean=autoclean, dry_run=dry_run, backend=backend, progress=progress)
 
 
-def _value_text(value: Any) -> str:
+def _plain_text(value: Any) -> str:
+    """A param value as one unquoted word: numbers and bools as Python writes them, nested
+    lists/dicts as JSON."""
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, (int, float)):
         return repr(value)
+    if isinstance(value, (list, dict)):
+        return _json(value)
+    return str(value)
+
+
+def _value_text(value: Any) -> str:
+    """Shell text of a param: one quoted word, or a list as separately quoted words."""
     if isinstance(value, list):
-        return " ".join(shlex.quote(_value_text(v)) if not isinstance(v, (list, dict)) else shlex.quote(_json(v)) for v in value)
-    if isinstance(value, dict):
-        return shlex.quote(_json(value))
-    return shlex.quote(str(value))
+        return " ".join(shlex.quote(_plain_text(v)) for v in value)
+    return shlex.quote(_plain_text(value))
 
 
 def _json(value: Any) -> str:
