@@ -224,6 +224,11 @@ class _Run:
         self.used = dict.fromkeys(caps, 0)
         self.solo = False
         self.stopping = False
+        # Jobs that exited and are being recorded, whose success makes a child ready.  While
+        # any exists, nothing new is launched: the scheduler must see that child among the
+        # ready jobs (otherwise the freed slot goes to, say, the next sample, and "finish
+        # one component first" silently degrades into fifo whenever caps are tight).
+        self.unlocking: set[str] = set()
         self.report = RunReport(plan=plan)
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="necroflow-record")
 
@@ -237,10 +242,14 @@ class _Run:
         return d
 
     def try_launch(self) -> None:
-        if self.stopping or self.solo or not self.ready:
+        if self.stopping or self.solo or not self.ready or self.unlocking:
             return
         ready = list(self.ready.values())
         order = self.scheduler(ready, self.remaining) if len(ready) > 1 else ready
+        if not order and not self.running and not self.finalising:
+            # Nothing would ever wake the loop again: fail loudly instead of hanging.
+            raise TypeError(f"scheduler returned none of the {len(ready)} ready jobs while nothing is "
+                            "running; a scheduler must return the ready jobs it wants started, in order")
         caps, used = self.caps, self.used
         for job in order:
             fp = getattr(job, "fingerprint", None)
@@ -311,12 +320,15 @@ class _Run:
                 self.used[k] -= v
             self.solo = False
             self.finalising += 1
+            if any(self.indeg.get(c.fingerprint) == 1 for c in self.children.get(job.fingerprint, ())):
+                self.unlocking.add(job.fingerprint)
             consumed = self._consumed(job)
             self.pool.submit(self._finalise, job, ev, consumed)
         elif isinstance(ev, _Finalised):
             self.finalising -= 1
             job = ev.job
             fp = job.fingerprint
+            self.unlocking.discard(fp)
             if ev.ok:
                 self.current[fp] = ev.hashes
                 self.report.ran.append(job.key)
