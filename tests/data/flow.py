@@ -49,6 +49,11 @@ def summarise(shared: Shared, text: Text, word: str) -> Summary[summary]:
     """Fails for the word 'fail', so tests can break one combo on purpose."""
 
 
+@R.command("sleep {seconds} && echo done > {summary}")
+def nap(seconds: float) -> Summary[summary]:
+    """A job that takes long enough to be interrupted by a test."""
+
+
 def basic(config: dict, R: Rules) -> Pipeline:
     """Untyped config (a plain dict) and the module's Rules passed in."""
     P = Pipeline()
@@ -86,6 +91,13 @@ def raises(config: dict, R: Rules) -> Pipeline:
     """A factory with a bug: the error must point at this file and line, not dump a traceback."""
     P = Pipeline()
     P.text = R.make_text(word=config["missing_key"])
+    return P
+
+
+def slow(config: dict, R: Rules) -> Pipeline:
+    """One long job, for signal tests."""
+    P = Pipeline()
+    P.nap = R.nap(seconds=config.get("seconds", 30))
     return P
 
 
