@@ -58,9 +58,10 @@ ALL_SCENARIOS = ("plan", "run", "noop", "big")
 
 @dataclass
 class Measurement:
-    """One whole-process run: wall seconds, peak RSS in bytes, exit code."""
+    """One whole-process run: wall seconds, CPU seconds of the tree, peak RSS in bytes, exit code."""
 
     wall: float
+    cpu: float
     maxrss: int
     returncode: int
 
@@ -86,6 +87,10 @@ class CaseResult:
         return statistics.median(m.wall for m in self.reps)
 
     @property
+    def cpu_median(self) -> float:
+        return statistics.median(m.cpu for m in self.reps)
+
+    @property
     def peak(self) -> int:
         return max(m.maxrss for m in self.reps)
 
@@ -98,7 +103,7 @@ class CaseResult:
         walls = [m.wall for m in self.reps]
         text = (
             f"{fmt_s(self.median)} ({fmt_s(min(walls), unit=False)}–{fmt_s(max(walls))}), "
-            f"{self.peak / MIB:.0f} MiB, n={len(walls)}"
+            f"cpu {fmt_s(self.cpu_median)}, {self.peak / MIB:.0f} MiB, n={len(walls)}"
         )
         if self.error:
             text += f"; FAILED after that: {self.error}"
@@ -110,6 +115,7 @@ class CaseResult:
         return {
             "tool": self.tool,
             "walls": [m.wall for m in self.reps],
+            "cpus": [m.cpu for m in self.reps],
             "maxrss": [m.maxrss for m in self.reps],
             "error": self.error,
             "skipped": self.skipped,
@@ -178,7 +184,9 @@ def measure(
         # GNU time writes "Command exited with non-zero status N" before %M on failure.
         lines = rss_file.read_text().split() if rss_file.exists() else []
         maxrss_kib = int(lines[-1]) if lines and lines[-1].isdigit() else maxrss_kib
-    return Measurement(wall=wall, maxrss=maxrss_kib * 1024, returncode=proc.returncode)
+    # CPU of the whole tree: the wrapper (if any) has reaped the tool, the tool its jobs.
+    cpu = usage.ru_utime + usage.ru_stime
+    return Measurement(wall=wall, cpu=cpu, maxrss=maxrss_kib * 1024, returncode=proc.returncode)
 
 
 def _kill_group(pid: int) -> None:
@@ -210,47 +218,70 @@ class Case:
 
 
 class Runner:
-    """Runs cases with a repetition count and a per-case time budget."""
+    """Runs the cases of one scenario size with interleaved repetitions.
+
+    Repetition i of every tool runs before repetition i+1 of any, so a burst of load from
+    something else on the machine slows all tools alike and the ratios stay side by side.
+    A case stops repeating once another run would take it past the per-case time budget.
+    """
 
     def __init__(self, reps: int, budget: float, timeout: float) -> None:
         self.reps = reps
         self.budget = budget
         self.timeout = timeout
 
-    def run(self, label: str, case: Case) -> CaseResult:
-        result = CaseResult(tool=case.tool)
-        try:
-            if case.setup is not None:
-                t0 = time.perf_counter()
-                case.setup()
-                result.setup_wall = time.perf_counter() - t0
-            spent = 0.0
-            for i in range(self.reps):
-                if case.prepare is not None:
-                    case.prepare()
-                m = measure(case.argv, case.cwd, case.log, case.env, self.timeout)
-                progress(
-                    f"  {label:<16} {case.tool:<10} rep {i + 1}/{self.reps}: "
-                    f"{fmt_s(m.wall)}, {m.maxrss / MIB:.0f} MiB"
-                    + ("" if m.returncode == 0 else f", exit {m.returncode}")
-                )
+    def run(self, label: str, cases: list[Case]) -> dict[str, CaseResult]:
+        results = {c.tool: CaseResult(tool=c.tool) for c in cases}
+        active: list[Case] = []
+        for case in cases:
+            result = results[case.tool]
+            try:
+                if case.setup is not None:
+                    t0 = time.perf_counter()
+                    case.setup()
+                    result.setup_wall = time.perf_counter() - t0
+                active.append(case)
+            except SetupError as exc:
+                result.error = str(exc)
+                progress(f"  {label:<16} {case.tool:<10} FAILED: {exc}")
+        spent = dict.fromkeys(results, 0.0)
+        for i in range(self.reps):
+            for case in list(active):
+                result = results[case.tool]
+                try:
+                    m = self._once(label, case, i)
+                except SetupError as exc:
+                    result.error = str(exc)
+                    progress(f"  {label:<16} {case.tool:<10} FAILED: {exc}")
+                    active.remove(case)
+                    continue
+                problem = None
                 if m.returncode != 0:
-                    result.error = f"exit code {m.returncode}; see {rel(case.log)}"
-                    break
-                problem = case.verify() if case.verify is not None else None
+                    problem = f"exit code {m.returncode}"
+                elif case.verify is not None:
+                    problem = case.verify()
                 if problem:
                     result.error = f"{problem}; see {rel(case.log)}"
-                    break
+                    active.remove(case)
+                    continue
                 result.reps.append(m)
                 if case.rerun_check is not None:
                     result.reran = bool(result.reran) or case.rerun_check()
-                spent += m.wall
-                if spent + m.wall > self.budget:
-                    break  # another repetition would overrun this case's time budget
-        except SetupError as exc:
-            result.error = str(exc)
-            progress(f"  {label:<16} {case.tool:<10} FAILED: {exc}")
-        return result
+                spent[case.tool] += m.wall
+                if spent[case.tool] + m.wall > self.budget:
+                    active.remove(case)  # another repetition would overrun the budget
+        return results
+
+    def _once(self, label: str, case: Case, i: int) -> Measurement:
+        if case.prepare is not None:
+            case.prepare()
+        m = measure(case.argv, case.cwd, case.log, case.env, self.timeout)
+        progress(
+            f"  {label:<16} {case.tool:<10} rep {i + 1}/{self.reps}: "
+            f"{fmt_s(m.wall)}, cpu {fmt_s(m.cpu)}, {m.maxrss / MIB:.0f} MiB"
+            + ("" if m.returncode == 0 else f", exit {m.returncode}")
+        )
+        return m
 
 
 class SetupError(RuntimeError):
@@ -388,11 +419,19 @@ class Bench:
             env.pop("PYTHONDONTWRITEBYTECODE", None)
         self.rows: list[Row] = []
 
-    def go(self, label: str, case: Case) -> CaseResult:
-        """Run the case unless --tools leaves its tool out."""
-        if case.tool not in self.args.tool_list:
-            return CaseResult(tool=case.tool, skipped="not in --tools")
-        return self.runner.run(label, case)
+    def go(
+        self, label: str, cases: list[Case], skipped: dict[str, str] | None = None
+    ) -> dict[str, CaseResult]:
+        """Run the cases --tools selects; the others become "skipped" cells with a reason."""
+        out = {tool: CaseResult(tool=tool, skipped=why) for tool, why in (skipped or {}).items()}
+        chosen = []
+        for case in cases:
+            if case.tool in self.args.tool_list:
+                chosen.append(case)
+            else:
+                out[case.tool] = CaseResult(tool=case.tool, skipped="not in --tools")
+        out.update(self.runner.run(label, chosen))
+        return out
 
     # ---- tools
 
@@ -414,15 +453,13 @@ class Bench:
             *extra,
         ]
 
-    def skip_snakemake(self) -> CaseResult | None:
-        if self.snakemake is None:
-            why = (
-                "--no-snakemake (implied by --quick)"
-                if self.args.no_snakemake
-                else "no Snakemake (python bench/run.py --setup-snakemake)"
-            )
-            return CaseResult(tool="snakemake", skipped=why)
-        return None
+    def snakemake_missing(self) -> dict[str, str]:
+        """{"snakemake": reason} when there is no Snakemake to compare with, else {}."""
+        if self.snakemake is not None:
+            return {}
+        if self.args.no_snakemake:
+            return {"snakemake": "--no-snakemake (implied by --quick)"}
+        return {"snakemake": "no Snakemake (python bench/run.py --setup-snakemake)"}
 
     # ---- plan
 
@@ -431,29 +468,23 @@ class Bench:
         progress(f"{label}: build the DAG of {3 * n + 1:,} jobs and dry-run, empty outdir")
         base = self.work / "plan"
         out = base / f"necroflow-{n}"
-        cases = {
-            "necroflow": self.go(
-                label,
-                Case(
-                    tool="necroflow",
-                    argv=self.necroflow_chain(n, out / "results", dry_run=True),
-                    cwd=REPO,
-                    log=base / f"necroflow-{n}.log",
-                    env=self.py_env,
-                    prepare=lambda: fresh_dir(out),
-                ),
+        sm = base / f"snakemake-{n}"
+        cases = [
+            Case(
+                tool="necroflow",
+                argv=self.necroflow_chain(n, out / "results", dry_run=True),
+                cwd=REPO,
+                log=base / f"necroflow-{n}.log",
+                env=self.py_env,
+                prepare=lambda: fresh_dir(out),
             )
-        }
-        skip = self.skip_snakemake()
-        if skip is None and n > self.args.snakemake_plan_max:
-            skip = CaseResult(
-                tool="snakemake",
-                skipped=f"N > --snakemake-plan-max {self.args.snakemake_plan_max:,}",
-            )
-        if skip is None:
-            sm = base / f"snakemake-{n}"
-            cases["snakemake"] = self.go(
-                label,
+        ]
+        skipped = self.snakemake_missing()
+        if not skipped and n > self.args.snakemake_plan_max:
+            limit = self.args.snakemake_plan_max
+            skipped = {"snakemake": f"N > --snakemake-plan-max {limit:,}"}
+        if not skipped:
+            cases.append(
                 Case(
                     tool="snakemake",
                     argv=self.snakemake_argv("Snakefile", f"samples={n}", "-n"),
@@ -461,11 +492,9 @@ class Bench:
                     log=base / f"snakemake-{n}.log",
                     env=self.env,
                     prepare=lambda: fresh_dir(sm),
-                ),
+                )
             )
-        else:
-            cases["snakemake"] = skip
-        return Row("plan", f"N={n:,}", 3 * n + 1, cases)
+        return Row("plan", f"N={n:,}", 3 * n + 1, self.go(label, cases, skipped))
 
     # ---- run
 
@@ -483,46 +512,40 @@ class Bench:
             floor_argv[:] = write_floor_script(floor, n)
 
         floor_prepare()
-        cases = {
-            "floor": self.go(
-                label,
-                Case(
-                    tool="floor",
-                    argv=floor_argv,
-                    cwd=floor,
-                    log=base / "floor.log",
-                    env=self.env,
-                    prepare=floor_prepare,
-                    verify=lambda: check_counts(list((floor / "counts").glob("*.txt")), n),
-                ),
-            ),
-            "necroflow": self.go(
-                label,
-                Case(
-                    tool="necroflow",
-                    argv=self.necroflow_chain(n, out, dry_run=False),
-                    cwd=REPO,
-                    log=base / "necroflow.log",
-                    env=self.py_env,
-                    prepare=lambda: shutil.rmtree(out, ignore_errors=True),
-                    verify=lambda: check_counts(list(out.glob("count/*/counts.txt")), n),
-                ),
-            ),
-        }
-        skip = self.skip_snakemake()
-        cases["snakemake"] = skip or self.go(
-            label,
+        cases = [
             Case(
-                tool="snakemake",
-                argv=self.snakemake_argv("Snakefile", f"samples={n}"),
-                cwd=sm,
-                log=base / "snakemake.log",
+                tool="floor",
+                argv=floor_argv,
+                cwd=floor,
+                log=base / "floor.log",
                 env=self.env,
-                prepare=lambda: fresh_dir(sm),
-                verify=lambda: check_counts(list((sm / "counts").glob("*.txt")), n),
+                prepare=floor_prepare,
+                verify=lambda: check_counts(list((floor / "counts").glob("*.txt")), n),
             ),
-        )
-        return Row("run", f"N={n:,}", 3 * n + 1, cases)
+            Case(
+                tool="necroflow",
+                argv=self.necroflow_chain(n, out, dry_run=False),
+                cwd=REPO,
+                log=base / "necroflow.log",
+                env=self.py_env,
+                prepare=lambda: shutil.rmtree(out, ignore_errors=True),
+                verify=lambda: check_counts(list(out.glob("count/*/counts.txt")), n),
+            ),
+        ]
+        skipped = self.snakemake_missing()
+        if not skipped:
+            cases.append(
+                Case(
+                    tool="snakemake",
+                    argv=self.snakemake_argv("Snakefile", f"samples={n}"),
+                    cwd=sm,
+                    log=base / "snakemake.log",
+                    env=self.env,
+                    prepare=lambda: fresh_dir(sm),
+                    verify=lambda: check_counts(list((sm / "counts").glob("*.txt")), n),
+                )
+            )
+        return Row("run", f"N={n:,}", 3 * n + 1, self.go(label, cases, skipped))
 
     # ---- noop
 
@@ -583,34 +606,31 @@ class Bench:
                 raise SetupError(f"Snakemake setup: {problem}")
             snap["snakemake"] = mtimes(snakemake_outputs(sm))
 
-        cases = {
-            "necroflow": self.go(
-                label,
-                Case(
-                    tool="necroflow",
-                    argv=self.necroflow_chain(n, out, dry_run=False),
-                    cwd=REPO,
-                    log=base / "necroflow.log",
-                    env=self.py_env,
-                    setup=necro_setup,
-                    rerun_check=lambda: mtimes(necroflow_outputs(out)) != snap["necroflow"],
-                ),
-            )
-        }
-        skip = self.skip_snakemake()
-        cases["snakemake"] = skip or self.go(
-            label,
+        cases = [
             Case(
-                tool="snakemake",
-                argv=self.snakemake_argv("Snakefile", f"samples={n}"),
-                cwd=sm,
-                log=base / "snakemake.log",
-                env=self.env,
-                setup=sm_setup,
-                rerun_check=lambda: mtimes(snakemake_outputs(sm)) != snap["snakemake"],
-            ),
-        )
-        return Row("noop", f"N={n:,}", 3 * n + 1, cases)
+                tool="necroflow",
+                argv=self.necroflow_chain(n, out, dry_run=False),
+                cwd=REPO,
+                log=base / "necroflow.log",
+                env=self.py_env,
+                setup=necro_setup,
+                rerun_check=lambda: mtimes(necroflow_outputs(out)) != snap["necroflow"],
+            )
+        ]
+        skipped = self.snakemake_missing()
+        if not skipped:
+            cases.append(
+                Case(
+                    tool="snakemake",
+                    argv=self.snakemake_argv("Snakefile", f"samples={n}"),
+                    cwd=sm,
+                    log=base / "snakemake.log",
+                    env=self.env,
+                    setup=sm_setup,
+                    rerun_check=lambda: mtimes(snakemake_outputs(sm)) != snap["snakemake"],
+                )
+            )
+        return Row("noop", f"N={n:,}", 3 * n + 1, self.go(label, cases, skipped))
 
     # ---- big
 
@@ -694,50 +714,45 @@ class Bench:
         def sm_files() -> list[Path]:
             return snakemake_outputs(sm)
 
-        cases = {
-            "floor": self.go(
-                label,
-                Case(
-                    tool="floor",
-                    argv=["openssl", "dgst", "-sha256", str(floor_file)],
-                    cwd=base,
-                    log=base / "floor.log",
-                    env=self.env,
-                    setup=floor_setup,
-                ),
-            ),
-            "necroflow": self.go(
-                label,
-                Case(
-                    tool="necroflow",
-                    argv=necro_argv,
-                    cwd=REPO,
-                    log=base / "necroflow.log",
-                    env=self.py_env,
-                    setup=necro_setup,
-                    prepare=lambda: touch_and_snapshot("necroflow", necro_files),
-                    rerun_check=lambda: mtimes(necro_files()) != snap["necroflow"],
-                ),
-            ),
-        }
-        skip = self.skip_snakemake()
-        cases["snakemake"] = skip or self.go(
-            label,
+        cases = [
             Case(
-                tool="snakemake",
-                argv=self.snakemake_argv("Snakefile_big", f"nbytes={nbytes}"),
-                cwd=sm,
-                log=base / "snakemake.log",
+                tool="floor",
+                argv=["openssl", "dgst", "-sha256", str(floor_file)],
+                cwd=base,
+                log=base / "floor.log",
                 env=self.env,
-                setup=sm_setup,
-                prepare=lambda: touch_and_snapshot("snakemake", sm_files),
-                rerun_check=lambda: mtimes(sm_files()) != snap["snakemake"],
+                setup=floor_setup,
             ),
-        )
+            Case(
+                tool="necroflow",
+                argv=necro_argv,
+                cwd=REPO,
+                log=base / "necroflow.log",
+                env=self.py_env,
+                setup=necro_setup,
+                prepare=lambda: touch_and_snapshot("necroflow", necro_files),
+                rerun_check=lambda: mtimes(necro_files()) != snap["necroflow"],
+            ),
+        ]
+        skipped = self.snakemake_missing()
+        if not skipped:
+            cases.append(
+                Case(
+                    tool="snakemake",
+                    argv=self.snakemake_argv("Snakefile_big", f"nbytes={nbytes}"),
+                    cwd=sm,
+                    log=base / "snakemake.log",
+                    env=self.env,
+                    setup=sm_setup,
+                    prepare=lambda: touch_and_snapshot("snakemake", sm_files),
+                    rerun_check=lambda: mtimes(sm_files()) != snap["snakemake"],
+                )
+            )
+        results = self.go(label, cases, skipped)
         if not self.args.keep_big:
             for d in (floor_file.parent, out, sm):
                 shutil.rmtree(d, ignore_errors=True)  # 3 GiB is too much to leave lying around
-        return Row("big", size, 2, cases)
+        return Row("big", size, 2, results)
 
 
 # --------------------------------------------------------------------------- targets
