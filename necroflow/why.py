@@ -301,6 +301,7 @@ def status_report(dag: DAG, plan: Plan, max_candidates: int = 50) -> dict[str, A
         "root_causes": root_causes,
         "rest": {state: dict(c) for state, c in rest.items()},
         "orphans": [str(p) for p in plan.orphans],
+        "scanned_folders": {name: len(idx.runs) for name, idx in why._rules.items()},
     }
 
 

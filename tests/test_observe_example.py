@@ -110,6 +110,34 @@ def build_dag(outdir: Path, **kw: Any) -> Any:
     return load_example().build_dag(outdir, **kw)
 
 
+def ensure_apt(binary: str, package: str) -> str:
+    """Path of ``binary``, installing Debian ``package`` with apt when missing.
+
+    Skips (with the reason) only when apt cannot run here: not root, no apt-get, or the
+    install fails (no network).  The tools are real: a syntax check we wrote ourselves
+    would only agree with our own writer.
+    """
+    import os
+    import shutil
+    import subprocess
+
+    found = shutil.which(binary)
+    if found:
+        return found
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        pytest.skip(f"{binary} is missing and apt-get cannot install {package} here (needs root and apt)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    lock = ["-o", "DPkg::Lock::Timeout=600"]
+    for cmd in (["apt-get", *lock, "update"], ["apt-get", *lock, "install", "-y", "--no-install-recommends", package]):
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+        if r.returncode != 0:
+            pytest.skip(f"{binary} is missing and `{' '.join(cmd)}` failed: {r.stderr.strip()[-300:]}")
+    found = shutil.which(binary)
+    if not found:
+        pytest.skip(f"apt installed {package} but {binary} is still not on PATH")
+    return found
+
+
 def write_script(path: Path, body: str) -> Path:
     """A runnable script: the example followed by ``body`` (which may use build_dag etc.)."""
     path.write_text(EXAMPLE + "\n\n" + body)
