@@ -1,0 +1,188 @@
+"""Issue 2: the outdir lock, Ctrl-C / SIGTERM / SIGKILL of a real ``python script.py`` running a DAG."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from necroflow import DAG, Inputs, NodeType, Outputs, Pipeline, Reporter, Rules
+from necroflow.store import OutdirLocked, read_state
+
+FLOW = """
+import sys
+from necroflow import DAG, Inputs, NodeType, Outputs, Pipeline, Rules
+
+
+class Out(NodeType):
+    filename = "out.txt"
+
+
+R = Rules()
+# Writes its process group id, then waits for the test (or 30 s) before producing its output.
+R.register("slow", Inputs(tag=str, run=str), Outputs(out=Out),
+           "echo $$ > {run}/{tag}.pid; test -e {run}/release || sleep 30; touch {out}")
+
+
+def pipeline(run):
+    P = Pipeline()
+    P.a = R.slow(tag="a", run=run)
+    P.b = R.slow(tag="b", run=run)
+    return P
+
+
+if __name__ == "__main__":
+    dag = DAG(sys.argv[1])
+    dag.add(pipeline(sys.argv[2]))
+    report = dag.execute(resource_caps={"threads": 2})
+    print("ran", len(report.ran))
+"""
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any live (non-zombie) process is in process group ``pgid``."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+def wait_for(cond: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+class Flow:
+    """One ``python flow.py OUTDIR RUNDIR`` and what it leaves behind."""
+
+    def __init__(self, tmp_path: Path, script: Callable[..., Path], spawn: Callable[..., Any],
+                 run_python: Callable[..., Any]) -> None:
+        self.path = script(FLOW)
+        self.outdir = tmp_path / "out"
+        self.rundir = tmp_path / "run"
+        self.rundir.mkdir()
+        self.spawn_python, self.run_python = spawn, run_python
+
+    def start(self) -> subprocess.Popen[str]:
+        """Start the driver and wait until both jobs are running."""
+        p = self.spawn_python(self.path, self.outdir, self.rundir)
+        ok = wait_for(lambda: all(self.pidfile(t).exists() and self.pidfile(t).read_text().strip()
+                                  for t in "ab"))
+        assert ok, p.stderr.read() if p.poll() is not None else "jobs did not start"
+        return p
+
+    def pidfile(self, tag: str) -> Path:
+        return self.rundir / f"{tag}.pid"
+
+    def pgids(self) -> list[int]:
+        return [int(self.pidfile(t).read_text()) for t in "ab"]
+
+    def states(self) -> list[str | None]:
+        return sorted(read_state(d) for d in (self.outdir / "slow").iterdir())
+
+    def lock_is_free(self) -> bool:
+        fd = os.open(self.outdir / ".rip" / "necroflow.lock", os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except OSError:
+            return False
+        finally:
+            os.close(fd)
+
+    def rerun(self) -> subprocess.CompletedProcess[str]:
+        """Let the jobs finish at once and run the same script again, to completion."""
+        for t in "ab":
+            self.pidfile(t).unlink(missing_ok=True)
+        (self.rundir / "release").touch()
+        return self.run_python(self.path, self.outdir, self.rundir)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def flow(tmp_path: Path, script: Callable[..., Path], spawn_python: Callable[..., Any],
+         run_python: Callable[..., Any]) -> Flow:
+    return Flow(tmp_path, script, spawn_python, run_python)
+
+
+class Out(NodeType):
+    filename = "out.txt"
+
+
+def _trivial() -> Pipeline:
+    R = Rules()
+    R.register("quick", Inputs(), Outputs(out=Out), "touch {out}")
+    P = Pipeline()
+    P.out = R.quick()
+    return P
+
+
+def test_second_process_on_the_same_outdir_fails_at_once(flow: Flow) -> None:
+    driver = flow.start()
+    dag = DAG(flow.outdir)
+    dag.add(_trivial())
+    t0 = time.monotonic()
+    with pytest.raises(OutdirLocked) as e:
+        dag.execute(progress=Reporter(stream=open(os.devnull, "w")))  # noqa: SIM115
+    assert time.monotonic() - t0 < 1
+    msg = str(e.value)
+    assert f"pid {driver.pid}" in msg and str(flow.outdir) in msg and "necroflow.lock" in msg
+    assert not (flow.outdir / "quick").exists()
+    driver.send_signal(signal.SIGTERM)
+    driver.wait(timeout=10)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_sigint_and_sigterm_stop_jobs_mark_them_interrupted_and_release_the_lock(flow: Flow, sig: int) -> None:
+    driver = flow.start()
+    pgids = flow.pgids()
+    t0 = time.monotonic()
+    driver.send_signal(sig)
+    out, err = driver.communicate(timeout=10)
+    assert time.monotonic() - t0 < 5
+    assert driver.returncode != 0
+    assert "ran" not in out
+    for pgid in pgids:
+        assert wait_for(lambda pgid=pgid: not group_alive(pgid), 3), f"job group {pgid} survived {sig!r}"
+    assert flow.states() == ["interrupted", "interrupted"]
+    assert not any((d / "out.txt").exists() for d in (flow.outdir / "slow").iterdir())
+    assert flow.lock_is_free()
+    again = flow.rerun()
+    assert again.returncode == 0, again.stderr
+    assert "ran 2" in again.stdout
+    assert flow.states() == ["up_to_date", "up_to_date"]
+
+
+def test_sigkill_of_the_driver_leaves_running_states_that_the_next_run_redoes(flow: Flow) -> None:
+    driver = flow.start()
+    pgids = flow.pgids()
+    driver.kill()
+    driver.wait(timeout=10)
+    # the jobs live in their own sessions; a SIGKILLed driver cannot stop them: we do
+    for pgid in pgids:
+        os.killpg(pgid, signal.SIGKILL)
+    assert flow.states() == ["running", "running"]
+    lock = flow.outdir / ".rip" / "necroflow.lock"
+    assert lock.exists() and lock.read_text().strip() == str(driver.pid)
+    assert flow.lock_is_free()  # the kernel dropped the flock with its holder
+    again = flow.rerun()
+    assert again.returncode == 0, again.stderr
+    assert "ran 2" in again.stdout
+    assert flow.states() == ["up_to_date", "up_to_date"]
