@@ -169,10 +169,26 @@ def run(
 
 
 def _dry_run(jobset: Any, settings: Any, as_json: bool) -> None:
-    """The plan on stdout: what would run and why, with counts; or the same as JSON."""
+    """The plan on stdout: each job that would run with its reason, then counts per state.
+
+    ``necroflow status`` gives the longer analysis (what changed since the earlier run,
+    root causes); the dry run keeps to the plan's own one-line reasons.
+    """
+    from .jobs import combo_complete
+
     with _guard():
         plan = jobset.dag.plan(scan_orphans=settings.autoclean)
-        _print_status(jobset, plan, as_json, limit=None)
+        combos = [{"combo": r.combo.name, "job_file": str(r.combo.source), "complete": combo_complete(r),
+                   "requests": {lab: n.relpath for lab, n in r.requested.items()}} for r in jobset.runs]
+    if as_json:
+        doc = plan.as_dict()
+        doc["to_run"] = len(plan.to_run)
+        doc["combos"] = combos
+        typer.echo(json.dumps(doc, indent=1))
+        return
+    typer.echo(plan.explain())
+    done = sum(c["complete"] for c in combos)
+    typer.echo(f"Combos: {done} of {len(combos)} complete (all requested outputs up to date).")
 
 
 def _print_status(jobset: Any, plan: Any, as_json: bool, limit: int | None) -> None:
@@ -395,6 +411,37 @@ def graph(
             output.write_text(text)
         else:
             typer.echo(text, nl=False)
+
+
+@app.command(epilog=EXIT_CODES)
+def report(
+    jobs: Annotated[list[Path] | None, typer.Argument(
+        help="Job TOML file(s): show exactly their jobs, in their current states (default: every "
+             "node folder in OUTDIR).", show_default=False, metavar="[JOB.toml]")] = None,
+    outdir: OutdirOpt = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")] = Path("report.html"),
+    title: Annotated[str | None, typer.Option("--title", help="Page title (default: the outdir's name).",
+                                              show_default=False)] = None,
+) -> None:
+    """Write a self-contained HTML report of what ran in OUTDIR.
+
+    One file, no network needed to view it: the job graph coloured by state, a timeline of
+    when each job ran on which slot, and tables per job and per rule (wall time, CPU, peak
+    memory, links to each job's log).  Reads only what runs recorded; runs nothing.
+
+    \b
+        necroflow report --outdir results -o report.html
+    """
+    from .report import write_report
+
+    directory = _outdir(outdir)
+    dag = _load(jobs, directory).dag if jobs else None
+    with _guard():
+        try:
+            path = write_report(directory, output, dag=dag, title=title)
+        except FileNotFoundError as e:
+            raise fail(str(e)) from None
+    typer.echo(f"wrote {path}")
 
 
 @app.command(epilog=EXIT_CODES)

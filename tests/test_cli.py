@@ -390,7 +390,7 @@ def test_signals_stop_the_run_with_their_exit_code(tmp_path: Path, sig: signal.S
 
 
 def test_help_of_every_command_stands_on_its_own() -> None:
-    commands = ["run", "validate", "schema", "status", "graph", "clean"]
+    commands = ["run", "validate", "schema", "status", "graph", "report", "clean"]
     results = many([(["--help"], {})] + [([c, "--help"], {}) for c in commands])
     top = ok(results[0])
     for c in commands:

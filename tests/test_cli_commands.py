@@ -106,3 +106,21 @@ def test_clean_waits_for_no_one_when_the_outdir_is_locked(tmp_path: Path) -> Non
     assert r.code == 3 and "another necroflow process" in r.err, str(r)
     assert len(os.listdir(out / "summarise")) == 4
 
+
+
+def test_report_writes_one_html_file(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run_words(out)
+    every, only_words, missing = many([
+        (["report", "--outdir", out, "-o", tmp_path / "all.html"], {}),
+        (["report", "--outdir", out, "-o", tmp_path / "words.html", "--title", "Words", "good/words.toml"], {}),
+        (["report", "--outdir", tmp_path / "nowhere", "-o", tmp_path / "x.html"], {}),
+    ])
+    assert ok(every).out.strip() == f"wrote {tmp_path / 'all.html'}"
+    html = (tmp_path / "all.html").read_text()
+    assert html.lstrip().lower().startswith("<!doctype html") and "summarise" in html and "other" not in every.err
+    ok(only_words)
+    words = (tmp_path / "words.html").read_text()
+    assert "<title>Words" in words
+    assert words.count("summarise/") < html.count("summarise/")  # other.toml's job is left out
+    assert missing.code == 2 and "does not exist" in missing.err and not (tmp_path / "x.html").exists()
