@@ -42,6 +42,14 @@ class LocalBackend(Backend):
     def _wait(self, job: JobSpec, proc: subprocess.Popen[bytes], start: float) -> None:
         _, status, ru = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)  # keep Popen from reaping again
+        if status != 0:
+            # The shell failed or was killed, but background children may live on in its
+            # process group: stop them, so nothing keeps writing into a folder the next run
+            # must redo, and nothing outlives the run.
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
         end = time.time()
         with self._lock:
             self._procs.pop(job.key, None)
