@@ -217,11 +217,17 @@ def _run(jobset: Any, settings: Any, as_json: bool) -> int:
     caps: dict[str, Any] = {"threads": settings.thread_cap(), **settings.constraints}
     errors: list[JobFailed] = []
     report = None
+    reporter = _reporter(settings)
     try:
         with _guard():
-            report = jobset.dag.execute(resource_caps=caps, keep_going=settings.keep_going,
-                                        autoclean=settings.autoclean, backend=_backend(settings),
-                                        progress=_reporter(settings))
+            try:
+                report = jobset.dag.execute(resource_caps=caps, keep_going=settings.keep_going,
+                                            autoclean=settings.autoclean, backend=_backend(settings),
+                                            progress=reporter)
+            finally:
+                close = getattr(reporter, "close", None)  # a live display shows the cursor again
+                if close is not None:
+                    close()
     except OutdirLocked as e:
         raise fail(str(e), EXIT_LOCKED) from None
     except JobFailed as e:
@@ -234,17 +240,17 @@ def _run(jobset: Any, settings: Any, as_json: bool) -> int:
         typer.echo(f"necroflow: {e}; running jobs were stopped and will rerun next time", err=True)
         raise typer.Exit(128 + e.signum) from None
     failed = {err.job.key for err in errors}
-    status: dict[str, str] = {}
-    if settings.keep_going or not errors:
-        with _guard():
-            status = link_combos(jobset, failed)
-        for name, st in status.items():
-            if st not in ("linked", "incomplete"):
-                typer.echo(f"necroflow: warning: combo {name}: {st}", err=True)
-        incomplete = [n for n, st in status.items() if st == "incomplete"]
-        if incomplete and not settings.quiet:
-            typer.echo(f"necroflow: {len(incomplete)} combo(s) not linked because an output failed: "
-                       f"{', '.join(incomplete)}", err=True)
+    # Every combo whose requested outputs are all up to date gets its links, failures
+    # elsewhere or not (with --keep-going that is every combo the failures did not reach).
+    with _guard():
+        status = link_combos(jobset, failed)
+    for name, st in status.items():
+        if st not in ("linked", "incomplete"):
+            typer.echo(f"necroflow: warning: combo {name}: {st}", err=True)
+    incomplete = [n for n, st in status.items() if st == "incomplete"]
+    if incomplete and not settings.quiet:
+        typer.echo(f"necroflow: {len(incomplete)} combo(s) not linked because an output failed or was not "
+                   f"built: {', '.join(incomplete)}", err=True)
     for err in errors:
         typer.echo(f"necroflow: {err}", err=True)
     if as_json:

@@ -270,7 +270,7 @@ def test_keep_going_links_the_combos_that_succeeded(tmp_path: Path) -> None:
     assert "summarise" in r.err and "failed" in r.err
     assert (out / "partial_fail__word+ok" / "manifest.toml").exists()
     assert not (out / "partial_fail__word+fail").exists()
-    assert "not linked because an output failed: partial_fail__word+fail" in r.err
+    assert "not linked because an output failed or was not built: partial_fail__word+fail" in r.err
 
 
 def test_links_no_longer_requested_are_removed(tmp_path: Path) -> None:
@@ -424,3 +424,43 @@ def test_schema_commands(tmp_path: Path) -> None:
     assert "outputs" in json.loads(ok(mani).out)["properties"]
     ok(written)
     assert json.loads((tmp_path / "s.json").read_text()) == typed_schema
+
+
+def _read_all(fd: int) -> str:
+    chunks = []
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:  # EIO: the other side is closed
+            break
+        if not data:
+            break
+        chunks.append(data)
+    return b"".join(chunks).decode(errors="replace")
+
+
+@pytest.mark.parametrize("interrupt", [False, True], ids=["finished", "terminated"])
+def test_live_progress_on_a_terminal_gives_the_cursor_back(tmp_path: Path, interrupt: bool) -> None:
+    """On a terminal the live display hides the cursor; every way out must show it again."""
+    import pty
+
+    main, secondary = pty.openpty()
+    args = ["run", "--outdir", tmp_path / "out", "good/slow.toml" if interrupt else "good/words.toml"]
+    p = subprocess.Popen([*command(), *map(str, args)], cwd=DATA, env=environment(TERM="xterm"), text=True,
+                         stdout=subprocess.PIPE, stderr=secondary, start_new_session=True)
+    os.close(secondary)
+    try:
+        if interrupt:
+            _wait_for_state(tmp_path / "out", "running")
+            p.send_signal(signal.SIGTERM)
+        p.wait(timeout=30)
+        screen = _read_all(main)
+    finally:
+        if p.poll() is None:
+            p.kill()
+        p.communicate()
+        os.close(main)
+    assert p.returncode == (143 if interrupt else 0), screen
+    assert "Traceback" not in screen
+    assert "\x1b[?25l" in screen  # the live block was drawn (cursor hidden)...
+    assert screen.rindex("\x1b[?25h") > screen.rindex("\x1b[?25l")  # ...and the cursor shown again
