@@ -255,15 +255,13 @@ class LiveReporter(LineReporter):
 
     # -- drawing -------------------------------------------------------------------------------
     def _ticker(self) -> None:
-        last_full = self.clock()
         while not self._stop.wait(self.interval):
             if not threading.main_thread().is_alive():
                 return
             with self._lock:
-                now = self.clock()
-                if self.dirty or now - last_full >= self.tick:
+                since = self.clock() - self.last_draw
+                if (self.dirty and since >= self.interval) or since >= self.tick:
                     self._draw()
-                    last_full = now
 
     def _maybe_draw(self, now: float) -> None:
         if now - self.last_draw >= self.interval:

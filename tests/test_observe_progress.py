@@ -1,0 +1,287 @@
+"""Progress display: a real run drives a real pseudo-terminal; the screen is checked after the fact.
+
+The terminal model below understands exactly the control sequences a VT100-style terminal
+would act on for this display (CR, LF, cursor-previous-line, erase line, erase below, SGR,
+cursor show/hide).  An unknown sequence fails the test rather than being ignored, so the
+display cannot drift into codes the model (and old terminals) do not know.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import json
+import os
+import re
+import struct
+import subprocess
+import sys
+import termios
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_observe_example import load_example, write_script  # noqa: E402
+
+from necroflow.progress import (  # noqa: E402
+    LineReporter,
+    LiveReporter,
+    SilentReporter,
+    format_duration,
+    make_reporter,
+)
+
+RUN_BODY = r'''
+import json, sys, time
+from necroflow.progress import make_reporter
+out, info, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+rep = make_reporter(sys.stderr)
+t0 = time.monotonic()
+try:
+    if mode == "fail":
+        dag = build_dag(out, sleep=0.3, align_cmd="grep -q s2_1 {reads} && echo 'no index for s2' >&2 && exit 3; cat {reads} {index} > {aligned}")
+        dag.execute(progress=rep, keep_going=True, resource_caps={"threads": 2})
+    else:
+        build_dag(out, sleep=0.3).execute(progress=rep, resource_caps={"threads": 2})
+except ExceptionGroup:
+    pass
+json.dump({"cls": type(rep).__name__, "draws": getattr(rep, "draws", None),
+           "elapsed": time.monotonic() - t0}, open(info, "w"))
+'''
+
+
+class Screen:
+    """A minimal terminal: enough to replay the display and read the final screen."""
+
+    CSI = re.compile(r"\x1b\[([?0-9;]*)([A-Za-z])")
+
+    def __init__(self, cols: int) -> None:
+        self.cols = cols
+        self.lines: list[str] = [""]
+        self.row = 0
+        self.col = 0
+        self.wrapped = 0  # the live block must never wrap: that would break cursor-up counts
+
+    def feed(self, data: str) -> None:
+        i = 0
+        while i < len(data):
+            ch = data[i]
+            if ch == "\x1b":
+                m = self.CSI.match(data, i)
+                assert m, f"unknown escape sequence at {data[i:i + 12]!r}"
+                self.csi(m.group(1), m.group(2))
+                i = m.end()
+                continue
+            if ch == "\r":
+                self.col = 0
+            elif ch == "\n":
+                self.row += 1
+                self.col = 0
+                while len(self.lines) <= self.row:
+                    self.lines.append("")
+            else:
+                if self.col >= self.cols:  # auto-wrap, as a terminal does
+                    self.wrapped += 1
+                    self.feed("\r\n")
+                line = self.lines[self.row].ljust(self.col)
+                self.lines[self.row] = line[: self.col] + ch + line[self.col + 1:]
+                self.col += 1
+            i += 1
+
+    def csi(self, arg: str, cmd: str) -> None:
+        if cmd == "m" or arg in ("?25", "?25l", "?25h") or (arg == "?25" and cmd in "lh"):
+            return
+        if cmd == "F":
+            self.row = max(0, self.row - int(arg or 1))
+            self.col = 0
+        elif cmd == "K" and arg == "2":
+            self.lines[self.row] = ""
+        elif cmd == "J" and arg in ("", "0"):
+            self.lines[self.row] = self.lines[self.row][: self.col]
+            del self.lines[self.row + 1:]
+        else:
+            raise AssertionError(f"unexpected control sequence ESC[{arg}{cmd}")
+
+    def text(self) -> list[str]:
+        return [line.rstrip() for line in self.lines]
+
+
+def _run_in_pty(tmp_path: Path, mode: str, cols: int = 120, rows: int = 30) -> tuple[str, dict[str, Any]]:
+    script = write_script(tmp_path / "run.py", RUN_BODY)
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    info = tmp_path / "info.json"
+    env = {**os.environ, "TERM": "xterm-256color"}
+    env.pop("NO_COLOR", None)
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "out"), str(info), mode],
+                            stdin=slave, stdout=slave, stderr=slave, close_fds=True, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert proc.wait(timeout=60) == 0
+    return b"".join(chunks).decode("utf-8").replace("\r\n", "\n"), json.loads(info.read_text())
+
+
+def _frames(raw: str) -> list[str]:
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", raw)
+    return [f for f in plain.split("\x1b[2Ktotal")[1:]]
+
+
+def test_live_display_redraws_in_place_on_a_real_terminal(tmp_path: Path) -> None:
+    raw, info = _run_in_pty(tmp_path, "ok")
+    assert info["cls"] == "LiveReporter"
+    assert "\x1b[?25l" in raw and raw.rstrip().find("\x1b[?25h") > raw.find("\x1b[?25l"), "cursor restored"
+    screen = Screen(120)
+    # the pty turns \n into \r\n; replay what the terminal saw
+    screen.feed(raw.replace("\n", "\r\n"))
+    final = [line for line in screen.text() if line]
+    totals = [line for line in final if line.startswith("total")]
+    assert screen.wrapped == 0
+    assert len(totals) == 1, "\n".join(final)  # drawn in place: one block on screen, not a scroll of copies
+    assert re.search(r"11/11 +11 done +0 running +0 failed +0 to do +\d+\.\ds total", totals[0]), totals[0]
+    for rule, n in (("fetch", 3), ("index", 1), ("align", 3), ("count", 3), ("table", 1)):
+        assert any(re.match(rf"{rule} .* {n}/{n} .* {n} done", line) for line in final), (rule, final)
+    assert final[-1].startswith("Finished in ") and final[-1].endswith("11 ran, 0 up to date.")
+    frames = _frames(raw)
+    assert any(re.search(r" [12] running", f) for f in frames), "never showed a job running"
+    assert any(re.search(r"ETA \d", f) for f in frames) and any("elapsed" in f for f in frames)
+    # rate limit: at most 10 redraws a second, plus the first and the final one
+    assert info["draws"] == len(frames)
+    assert len(frames) <= info["elapsed"] * 10 + 2, (len(frames), info["elapsed"])
+
+
+def test_failure_stays_on_screen_above_the_block(tmp_path: Path) -> None:
+    raw, info = _run_in_pty(tmp_path, "fail")
+    screen = Screen(120)
+    screen.feed(raw.replace("\n", "\r\n"))
+    final = [line for line in screen.text() if line]
+    fail_at = next(i for i, line in enumerate(final) if line.startswith("FAILED align/"))
+    assert "exit code 3" in final[fail_at]
+    assert any("no index for s2" in line for line in final[fail_at + 1: fail_at + 5])  # the log tail follows
+    total_at = next(i for i, line in enumerate(final) if line.startswith("total"))
+    assert total_at > fail_at
+    assert re.search(r"9/11 +8 done +0 running +1 failed +2 to do", final[total_at]), final[total_at]
+    assert final[-1].endswith("1 failed, 2 not started (upstream failed).")
+
+
+def test_plain_lines_when_not_a_terminal(tmp_path: Path) -> None:
+    script = write_script(tmp_path / "run.py", RUN_BODY)
+    info = tmp_path / "info.json"
+    r = subprocess.run([sys.executable, str(script), str(tmp_path / "out"), str(info), "ok"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(info.read_text())["cls"] == "LineReporter"
+    assert "\x1b" not in r.stderr
+    lines = r.stderr.splitlines()
+    assert lines[0] == "11 of 11 jobs to run (missing 11)."
+    assert sum(1 for line in lines if re.match(r"\[\d+/11\] done   \w+/[0-9a-f]{16} \(\d+\.\d\ds\)$", line)) == 11
+    assert lines[-1].startswith("Finished in ")
+
+
+def test_make_reporter_follows_the_flags(tmp_path: Path, monkeypatch: Any) -> None:
+    master, slave = os.openpty()
+    try:
+        tty = os.fdopen(slave, "w", closefd=False)
+        monkeypatch.setenv("TERM", "xterm")
+        assert type(make_reporter(tty)) is LiveReporter
+        quiet = make_reporter(tty, quiet=True)
+        assert type(quiet) is LineReporter and quiet.verbose == 0
+        v1, v2 = make_reporter(tty, verbose=1), make_reporter(tty, verbose=3)
+        assert type(v1) is LineReporter and v1.verbose == 1 and v2.verbose == 2
+        assert type(make_reporter(io.StringIO())) is LineReporter
+        monkeypatch.setenv("TERM", "dumb")
+        assert type(make_reporter(tty)) is LineReporter
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def test_format_duration() -> None:
+    assert format_duration(3.21) == "3.2s"
+    assert format_duration(65) == "1m05s"
+    assert format_duration(7380) == "2h03m"
+
+
+class TimedLive(LiveReporter):
+    """LiveReporter that adds up the time spent in its hooks (what the run loop pays)."""
+
+    hook_time = 0.0
+
+    def _timed(self, fn: Any, *a: Any) -> None:
+        t = time.perf_counter()
+        fn(*a)
+        self.hook_time += time.perf_counter() - t
+
+    def on_start(self, job: Any) -> None:
+        self._timed(super().on_start, job)
+
+    def on_done(self, job: Any, result: Any) -> None:
+        self._timed(super().on_done, job, result)
+
+
+def _drain(fd: int, stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            if not os.read(fd, 65536):
+                return
+        except OSError:
+            return
+
+
+def measure(tmp: Path, n: int, repeats: int = 1, kinds: tuple[str, ...] = ("silent", "live")) -> dict[str, Any]:
+    """Run n trivial jobs with a silent reporter and with the live display on a real pty."""
+    ex = load_example()
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    stop = threading.Event()
+    drainer = threading.Thread(target=_drain, args=(master, stop), daemon=True)
+    drainer.start()
+    tty = os.fdopen(slave, "w", encoding="utf-8", closefd=False)
+    res: dict[str, Any] = {"n": n, "silent": [], "live": [], "hook_us_per_job": [], "draws": []}
+    try:
+        for i in range(repeats):
+            for kind in kinds:
+                dag = ex.build_flat(tmp / f"{kind}{i}", n)
+                rep = TimedLive(tty) if kind == "live" else SilentReporter()
+                t = time.perf_counter()
+                dag.execute(progress=rep, resource_caps={"threads": 2})
+                res[kind].append(time.perf_counter() - t)
+                if isinstance(rep, TimedLive):
+                    res["hook_us_per_job"].append(rep.hook_time / n * 1e6)
+                    res["draws"].append(rep.draws)
+    finally:
+        stop.set()
+        os.close(slave)
+        os.close(master)
+    return res
+
+
+def test_display_cost_per_job_is_small(tmp_path: Path) -> None:
+    res = measure(tmp_path, 150, kinds=("live",))
+    assert res["draws"][0] <= res["live"][0] * 10 + 2
+    # hooks run on the loop thread: a redraw is ~0.1 ms, throttled, so the mean is tens of µs
+    assert res["hook_us_per_job"][0] < 500, res
+
+
+if __name__ == "__main__":  # pragma: no cover - the benchmark behind the numbers in docs/observe.md
+    import statistics
+    import tempfile
+
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+    with tempfile.TemporaryDirectory() as d:
+        r = measure(Path(d), n, repeats=3)
+    med = {k: statistics.median(r[k]) for k in ("silent", "live", "hook_us_per_job", "draws")}
+    print(json.dumps(r, indent=1))
+    print(f"{n} trivial jobs, threads=2, median of 3: silent {med['silent']:.2f}s, live {med['live']:.2f}s "
+          f"({(med['live'] - med['silent']) / n * 1e3:+.3f} ms/job end to end); "
+          f"time in display hooks {med['hook_us_per_job']:.1f} µs/job; {med['draws']:.0f} redraws")
