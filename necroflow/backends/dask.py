@@ -157,35 +157,57 @@ class DaskBackend(Backend):
             ) from exc
         self._distributed = distributed
         self.scheduler_address = scheduler_address
+        self.processes = processes
         self._cluster: Any = None
-        caps = {k: parse_resource(v) for k, v in (resources or {}).items()}
-        if scheduler_address is None:
-            n = int(n_workers or 1)
-            if n < 1:
-                raise ValueError(f"n_workers must be at least 1, got {n_workers!r}")
-            threads = max(1, (os.cpu_count() or 1) // n)
-            caps = {"threads": threads, "ram": _machine_memory() // n, **caps}
-            threads = max(threads, int(caps["threads"]))
-            # Threads talk in-process; worker processes talk TCP on loopback only.  The
-            # scheduler's HTTP endpoint gets a free loopback port instead of a public :8787.
-            network = {"host": "127.0.0.1"} if processes else {}
-            self._cluster = distributed.LocalCluster(
-                n_workers=n,
-                threads_per_worker=threads,
-                processes=processes,
-                dashboard_address="127.0.0.1:0",
-                resources={k: float(v) for k, v in caps.items()},
-                silence_logs=logging.WARNING,
-                **network,
-            )
-            self._client: Any = distributed.Client(self._cluster)
-        else:
-            self._client = distributed.Client(scheduler_address)
-            if not caps:
-                caps = self._advertised_resources()
-        self.caps: dict[str, int] = caps
+        self._client: Any = None
         self._lock = threading.Lock()
         self._pending: dict[str, tuple[JobSpec, Any]] = {}  # token -> (job, future)
+        caps = {k: parse_resource(v) for k, v in (resources or {}).items()}
+        self.n_workers = int(n_workers or 1)
+        if scheduler_address is None:
+            if self.n_workers < 1:
+                raise ValueError(f"n_workers must be at least 1, got {n_workers!r}")
+            share = max(1, (os.cpu_count() or 1) // self.n_workers)
+            caps = {"threads": share, "ram": _machine_memory() // self.n_workers, **caps}
+        #: What one worker offers; for an existing scheduler without ``resources=`` this is
+        #: filled in from the workers when the first job is submitted.
+        self.caps: dict[str, int] = caps
+
+    def _connect(self) -> Any:
+        """Start the LocalCluster or connect to the scheduler, once, on the first submit.
+
+        Deferred to here so that a run with nothing to do never pays for a cluster.
+        """
+        with self._lock:
+            if self._client is not None:
+                return self._client
+            distributed = self._distributed
+            if self.scheduler_address is None:
+                # Threads talk in-process; worker processes talk TCP on loopback only.  The
+                # scheduler's HTTP endpoint gets a free loopback port instead of a public :8787.
+                network = {"host": "127.0.0.1"} if self.processes else {}
+                self._cluster = distributed.LocalCluster(
+                    n_workers=self.n_workers,
+                    threads_per_worker=max(1, int(self.caps["threads"])),
+                    processes=self.processes,
+                    dashboard_address="127.0.0.1:0",
+                    resources={k: float(v) for k, v in self.caps.items()},
+                    silence_logs=logging.WARNING,
+                    **network,
+                )
+                self._client = distributed.Client(self._cluster)
+            else:
+                try:
+                    self._client = distributed.Client(self.scheduler_address, timeout=30)
+                except OSError as exc:
+                    raise RuntimeError(
+                        f"could not connect to the Dask scheduler at {self.scheduler_address}: {exc}; "
+                        "check the address (--dask-scheduler / NECROFLOW_DASK_SCHEDULER) and that "
+                        "the scheduler is running"
+                    ) from exc
+                if not self.caps:
+                    self.caps = self._advertised_resources()
+            return self._client
 
     def _advertised_resources(self) -> dict[str, int]:
         """Largest amount of each resource any connected worker offers."""
@@ -222,10 +244,11 @@ class DaskBackend(Backend):
         return wanted
 
     def submit(self, job: JobSpec) -> None:
+        client = self._connect()
         wanted = self.task_resources(job.constraints)
         Path(job.log_path).write_bytes(b"")  # the log holds this attempt only, as on the local backend
         token = f"necroflow-{job.key.replace('/', '-')}-{uuid.uuid4().hex[:8]}"
-        future = self._client.submit(
+        future = client.submit(
             run_command,
             token,
             job.command,
@@ -299,7 +322,9 @@ class DaskBackend(Backend):
             busy = bool(self._pending)
         if busy:
             self.cancel_all()
-        self._client.close()
+        if self._client is not None:
+            self._client.close()
+            self._client = None
         if self._cluster is not None:
             self._cluster.close()
             self._cluster = None

@@ -143,10 +143,11 @@ def test_existing_scheduler_address(make_job) -> None:
     )
     try:
         backend, events = _start(DaskBackend(scheduler_address=cluster.scheduler_address))
-        assert backend.caps == {"slots": 2}  # read from the workers
-        job = make_job("remote", "echo hi > out.txt", slots=1)
+        job = make_job("remote", "echo hi > out.txt", slots=1, threads=3)
         backend.submit(job)
         assert collect(events, 1, 30)["rule/remote"].ok
+        assert backend.caps == {"slots": 2}  # read from the workers on the first submit
+        assert backend.task_resources(job.constraints) == {"slots": 1.0}  # threads: not offered
         backend.stop()
         assert cluster.status.name == "running", "stop() must leave a cluster it did not start alone"
     finally:
