@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -66,8 +67,9 @@ def _guard() -> Iterator[None]:
     except KeyboardInterrupt:
         typer.echo("necroflow: interrupted", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    except PermissionError as e:
-        raise fail(f"{e.strerror}: {e.filename}") from None
+    except OSError as e:  # unreadable factory, unwritable outdir, a file where a folder should be
+        where = f": {e.filename}" if e.filename else ""
+        raise fail(f"{e.strerror or e}{where}") from None
 
 
 def _settings(**flags: Any) -> Any:
@@ -162,10 +164,24 @@ def run(
     if settings.outdir is None:
         raise fail("no output directory: pass --outdir DIR (or set NECROFLOW_OUTDIR)")
     jobset = _load(jobs, settings.outdir)
+    if not settings.dry_run:
+        _make_outdir(Path(settings.outdir))
     if settings.dry_run:
         _dry_run(jobset, settings, as_json)
         raise typer.Exit(EXIT_OK)
     raise typer.Exit(_run(jobset, settings, as_json))
+
+
+def _make_outdir(path: Path) -> None:
+    """Create the outdir up front, so a bad --outdir is one line and exit 2, not a failed run."""
+    if path.exists() and not path.is_dir():
+        raise fail(f"--outdir {path} exists and is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise fail(f"cannot create the output directory {path}: {e.strerror or e}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise fail(f"the output directory {path} is not writable")
 
 
 def _dry_run(jobset: Any, settings: Any, as_json: bool) -> None:
