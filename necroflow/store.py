@@ -45,9 +45,16 @@ class OutdirLocked(RuntimeError):
 def atomic_write(path: Path, data: str | bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     mode = "wb" if isinstance(data, bytes) else "w"
-    with open(tmp, mode) as f:
-        f.write(data)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, mode) as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:  # a full disk must not leave half-written temp files in .rip/
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def read_text(path: Path) -> str | None:
@@ -211,8 +218,11 @@ class OutdirLock:
                     f"wait for it to finish or stop it (lock: {self.path})"
                 ) from None
             raise
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:  # the pid is a courtesy for the error message; the flock is the lock
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError:  # e.g. disk full: the run then fails on its first record, with a message
+            pass
         self.fd = fd
 
     def release(self) -> None:
