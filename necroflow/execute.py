@@ -273,7 +273,11 @@ class _Run:
         d = job.dir
         assert d is not None
         rule = job.rule
-        store.prepare_node_dir(d, [t.filename for t in rule.outputs.values()])
+        try:
+            store.prepare_node_dir(d, [t.filename for t in rule.outputs.values()])
+            prep_error: OSError | None = None
+        except OSError as e:  # e.g. disk full: this job fails like any other; no crash, no traceback
+            prep_error = e
         cons = dict(rule.constraints)
         cons.setdefault("threads", 1)
         spec = JobSpec(key=job.key, rule=rule.name, command=resolve_command(job), workdir=d,
@@ -282,6 +286,9 @@ class _Run:
             self.used[k] += v
         self.running[job.key] = (job, demand)
         self.reporter.on_start(job)
+        if prep_error is not None:
+            self.events.put(JobResult(job.key, None, message=f"could not prepare its folder {d}: {prep_error}"))
+            return
         self.backend.submit(spec)
 
     # -- the loop ----------------------------------------------------------------------------
@@ -431,7 +438,10 @@ class _Run:
                 store.write_state(d, store.FAILED)
             except OSError:
                 pass
-            self.events.put(_Finalised(job, result, False, f"could not record results: {e}", {}))
+            why = f"could not record results: {e}"
+            if not result.ok:  # keep the job's own failure first: it is usually the cause
+                why = f"{result.message or 'failed'}; {why}"
+            self.events.put(_Finalised(job, result, False, why, {}))
 
     # -- signals -----------------------------------------------------------------------------
     def _install_signals(self) -> dict[int, Any]:
