@@ -8,6 +8,7 @@ import inspect
 import re
 import string
 import sys
+import typing
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -229,8 +230,12 @@ def check_param_type(rule: str, key: str, expected: Any, value: Any) -> Any:
 
     Returns the value to use.  A date/datetime/time param also accepts its ISO text (what a
     command line or a quoted TOML value carries), normalised so that it hashes exactly like
-    the date object itself.
+    the date object itself.  ``dict[str, int]`` and ``list[str]`` are checked for their
+    container only (the encoder checks what is inside).
     """
+    origin = typing.get_origin(expected)
+    if origin in (list, dict, tuple):
+        expected = list if origin is tuple else origin
     if not isinstance(expected, type) or expected is Any or expected not in _PARAM_TYPES:
         return value  # generic or unknown annotations: accepted, the canonical encoder still checks
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
