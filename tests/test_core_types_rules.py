@@ -357,3 +357,17 @@ def test_defaults_that_cannot_be_hashed_are_refused_at_declaration() -> None:
         @r.command("echo {bam} > {out}")
         def g(bam: Bam = None) -> Counts[out]:  # type: ignore[assignment]  # noqa: F821
             ...
+
+
+def test_generic_container_annotations_check_the_container() -> None:
+    r = Rules()
+
+    @r.command("x {opts} {names} > {out}")
+    def f(opts: dict[str, int], names: list[str]) -> Counts[out]:  # noqa: F821
+        ...
+
+    assert r.f(opts={"a": 1}, names=("x", "y")).params == {"opts": {"a": 1}, "names": ["x", "y"]}
+    with pytest.raises(TypeError, match=r"'f': param 'opts' expects dict, got list"):
+        r.f(opts=[1], names=["x"])
+    with pytest.raises(TypeError, match=r"'f': param 'names' expects list, got str"):
+        r.f(opts={}, names="xy")
