@@ -490,19 +490,28 @@ class SlurmBackend(Backend):
                 log.warning("SLURM poll failed; retrying next interval", exc_info=True)
 
     def _poll_once(self) -> None:
+        """One round: one ``squeue`` for all jobs, then exit records of jobs past PENDING.
+
+        A pending job cannot have written a record, so a long queue costs no filesystem
+        lookups; a job that started and ended between two rounds is found one round later.
+        """
         with self._lock:
             tracked = list(self._tracked.values())
         if not tracked:
             return
-        waiting = [t for t in tracked if not self._collect(t)]
-        if not waiting:
-            return
         states = self._queue_states()
-        if states is None:  # squeue failed: decide nothing this round
+        if states is None:  # squeue failed: read records, decide nothing about liveness
+            for t in tracked:
+                self._collect(t)
             return
         now = time.time()
-        for t in waiting:
+        for t in tracked:
             state, reason = states.get(t.job_id, ("", ""))
+            if state == "PENDING":
+                t.gone_since = None
+                continue
+            if self._collect(t):
+                continue
             if state in ALIVE_STATES:
                 t.gone_since = None
                 continue
@@ -512,7 +521,7 @@ class SlurmBackend(Backend):
                 t.last_state, t.last_reason = state, reason
             killed = t.cancelled or t.last_state in KILLED_STATES
             grace = min(self.lost_grace, 2 * self.poll_interval) if killed else self.lost_grace
-            if now - t.gone_since >= grace and not self._collect(t):
+            if now - t.gone_since >= grace:
                 self._report_lost(t)
 
     def _queue_states(self) -> dict[str, tuple[str, str]] | None:
