@@ -406,6 +406,9 @@ class SlurmBackend(Backend):
             if delay > 0 and self._halt.wait(delay):
                 self.events.put(JobResult(job.key, None, message="backend stopped before submission"))
                 continue
+            if self._cancelling:  # cancel_all ran while this job waited for its turn
+                self.events.put(JobResult(job.key, None, message="cancelled before it was submitted to SLURM"))
+                continue
             next_at = time.monotonic() + gap
             try:
                 self._submit_one(job)
