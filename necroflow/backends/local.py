@@ -30,7 +30,7 @@ class LocalBackend(Backend):
                     [self.shell, "-c", job.command], cwd=job.workdir, stdin=subprocess.DEVNULL,
                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
                 )
-            except OSError as e:
+            except (OSError, ValueError) as e:  # ValueError: e.g. a NUL byte in the command
                 log.write(f"necroflow: could not start job: {e}\n".encode())
                 self.events.put(JobResult(job.key, None, message=f"could not start: {e}"))
                 return
