@@ -86,12 +86,20 @@ def _load(jobs: list[Path], outdir: Path) -> Any:
         return load_jobs(jobs, outdir)
 
 
+def _outdir_or_none(flag: Path | None) -> Path | None:
+    """--outdir, else NECROFLOW_OUTDIR.  Commands other than run read only this one setting,
+    so a NECROFLOW_* variable meant for runs can't break them."""
+    if flag is not None:
+        return flag
+    env = os.environ.get("NECROFLOW_OUTDIR", "").strip()
+    return Path(env) if env else None
+
+
 def _outdir(flag: Path | None) -> Path:
-    """--outdir, else NECROFLOW_OUTDIR; commands other than run read only that one setting."""
-    settings = _settings(outdir=flag)
-    if settings.outdir is None:
+    directory = _outdir_or_none(flag)
+    if directory is None:
         raise fail("no output directory: pass --outdir DIR (or set NECROFLOW_OUTDIR)")
-    return Path(settings.outdir)
+    return directory
 
 
 OutdirOpt = Annotated[
@@ -304,7 +312,13 @@ def _backend(settings: Any) -> Any:
 
 
 @app.command(epilog=EXIT_CODES)
-def validate(jobs: JobFiles) -> None:
+def validate(
+    jobs: JobFiles,
+    outdir: Annotated[Path | None, typer.Option(
+        "--outdir", show_default=False,
+        help="Also check the combo folders against what earlier runs left in this output "
+             "directory (env NECROFLOW_OUTDIR).")] = None,
+) -> None:
     """Check job files without running anything: schema, grids, factories, pipelines.
 
     Reads each JOB.toml, expands its grids, imports each factory and builds every combo's
@@ -312,7 +326,8 @@ def validate(jobs: JobFiles) -> None:
     the number of distinct jobs they share.  Exit 0 when everything is valid, 2 otherwise
     (each problem names the file and key).
     """
-    jobset = _load(jobs, Path("necroflow-validate-outdir"))
+    directory = _outdir_or_none(outdir)
+    jobset = _load(jobs, directory if directory is not None else Path("necroflow-validate-outdir"))
     from .plan import required_jobs
 
     for r in jobset.runs:
@@ -417,7 +432,7 @@ def graph(
 
     if fmt not in ("dot", "mermaid"):
         raise fail(f"--format must be 'dot' or 'mermaid', not {fmt!r}")
-    directory = _settings(outdir=outdir).outdir
+    directory = _outdir_or_none(outdir)
     jobset = _load(jobs, directory if directory is not None else Path("necroflow-graph-outdir"))
     with _guard():
         states = None

@@ -314,8 +314,10 @@ def test_combo_folder_cannot_take_over_a_rule_folder_from_an_earlier_run(tmp_pat
     renamed.write_text(counts.read_text())
     ok(necroflow("run", "-q", "--outdir", out, renamed))  # leaves outdir/count/{hash}/ behind
     words = job(tmp_path, "count.toml", 'word = "x"\n')  # now a job 'count' with no rule 'count'
-    r = necroflow("run", "--outdir", out, words)
+    r, v = many([(("run", "--outdir", out, words), {}), (("validate", "--outdir", out, words), {})])
     assert r.code == 2 and "holds outputs of a rule 'count' from an earlier run" in r.err, str(r)
+    assert v.code == 2 and v.err == r.err, str(v)
+    ok(necroflow("validate", words))  # without the outdir there is nothing to collide with
 
 
 # ------------------------------------------------------------------- options and environment
