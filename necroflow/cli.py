@@ -56,8 +56,12 @@ def fail(message: str, code: int = EXIT_INVALID) -> typer.Exit:
 
 
 @contextlib.contextmanager
-def _guard() -> Iterator[None]:
-    """Bad input, an unwritable outdir or Ctrl-C end the command with a line and a code."""
+def _guard(os_error_code: int = EXIT_INVALID) -> Iterator[None]:
+    """Bad input, an unwritable outdir or Ctrl-C end the command with a line and a code.
+
+    An OSError is the user's to fix (exit 2) while loading; during a run (a full disk) it
+    counts as a failed run (``os_error_code=1``).
+    """
     from .schemas import ConfigError
 
     try:
@@ -69,7 +73,7 @@ def _guard() -> Iterator[None]:
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except OSError as e:  # unreadable factory, unwritable outdir, a file where a folder should be
         where = f": {e.filename}" if e.filename else ""
-        raise fail(f"{e.strerror or e}{where}") from None
+        raise fail(f"{e.strerror or e}{where}", os_error_code) from None
 
 
 def _settings(**flags: Any) -> Any:
@@ -173,7 +177,7 @@ def run(
         raise fail("no output directory: pass --outdir DIR (or set NECROFLOW_OUTDIR)")
     jobset = _load(jobs, settings.outdir)
     if not settings.dry_run:
-        _make_outdir(Path(settings.outdir))
+        _make_outdir(settings.outdir)
     if settings.dry_run:
         _dry_run(jobset, settings, as_json)
         raise typer.Exit(EXIT_OK)
@@ -198,12 +202,9 @@ def _dry_run(jobset: Any, settings: Any, as_json: bool) -> None:
     ``necroflow status`` gives the longer analysis (what changed since the earlier run,
     root causes); the dry run keeps to the plan's own one-line reasons.
     """
-    from .jobs import combo_complete
-
     with _guard():
         plan = jobset.dag.plan(scan_orphans=settings.autoclean)
-        combos = [{"combo": r.combo.name, "job_file": str(r.combo.source), "complete": combo_complete(r),
-                   "requests": {lab: n.relpath for lab, n in r.requested.items()}} for r in jobset.runs]
+        combos = _combo_rows(jobset)
     if as_json:
         doc = plan.as_dict()
         doc["to_run"] = len(plan.to_run)
@@ -215,14 +216,20 @@ def _dry_run(jobset: Any, settings: Any, as_json: bool) -> None:
     typer.echo(f"Combos: {done} of {len(combos)} complete (all requested outputs up to date).")
 
 
-def _print_status(jobset: Any, plan: Any, as_json: bool, limit: int | None) -> None:
-    """Shared by ``run --dry-run`` and ``status``: reasons from :mod:`necroflow.why`, per-combo state."""
+def _combo_rows(jobset: Any) -> list[dict[str, Any]]:
+    """One row per combo: its job file, whether all its requested outputs are up to date, and where."""
     from .jobs import combo_complete
+
+    return [{"combo": r.combo.name, "job_file": str(r.combo.source), "complete": combo_complete(r),
+             "requests": {lab: n.relpath for lab, n in r.requested.items()}} for r in jobset.runs]
+
+
+def _print_status(jobset: Any, plan: Any, as_json: bool, limit: int | None) -> None:
+    """``necroflow status``: reasons from :mod:`necroflow.why` plus the state of each combo."""
     from .why import render_status, status_report
 
     report = status_report(jobset.dag, plan)
-    combos = [{"combo": r.combo.name, "job_file": str(r.combo.source), "complete": combo_complete(r),
-               "requests": {lab: n.relpath for lab, n in r.requested.items()}} for r in jobset.runs]
+    combos = _combo_rows(jobset)
     if as_json:
         report["combos"] = combos
         typer.echo(json.dumps(report, indent=1))
@@ -243,7 +250,7 @@ def _run(jobset: Any, settings: Any, as_json: bool) -> int:
     report = None
     reporter = _reporter(settings)
     try:
-        with _guard():
+        with _guard(os_error_code=EXIT_FAILED):
             try:
                 report = jobset.dag.execute(resource_caps=caps, keep_going=settings.keep_going,
                                             autoclean=settings.autoclean, backend=_backend(settings),
@@ -266,7 +273,7 @@ def _run(jobset: Any, settings: Any, as_json: bool) -> int:
     failed = {err.job.key for err in errors}
     # Every combo whose requested outputs are all up to date gets its links, failures
     # elsewhere or not (with --keep-going that is every combo the failures did not reach).
-    with _guard():
+    with _guard(os_error_code=EXIT_FAILED):
         status = link_combos(jobset, failed)
     for name, st in status.items():
         if st not in ("linked", "incomplete"):
@@ -287,14 +294,9 @@ def _run(jobset: Any, settings: Any, as_json: bool) -> int:
 
 
 def _reporter(settings: Any) -> Any:
-    """Live progress on stderr: the rich reporter when it is installed, else plain lines."""
-    from .execute import Reporter
+    """Progress on stderr: a live block on a terminal, plain lines otherwise (see progress.py)."""
+    from .progress import make_reporter
 
-    verbosity = 0 if settings.quiet else 2 if settings.verbose else 1
-    try:
-        from .progress import make_reporter
-    except ImportError:
-        return Reporter(sys.stderr, verbose=verbosity)
     return make_reporter(sys.stderr, quiet=settings.quiet, verbose=2 if settings.verbose else 0)
 
 
