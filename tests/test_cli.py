@@ -390,6 +390,8 @@ def test_signals_stop_the_run_with_their_exit_code(tmp_path: Path, sig: signal.S
     assert time.monotonic() - t0 < 10  # the 30 s job was stopped, not waited for
     assert "Traceback" not in r.text and "interrupted" in r.err, str(r)
     assert next(out.glob("nap/*/.rip/state")).read_text().strip() == "interrupted"
+    dry = ok(necroflow("run", "-n", "--outdir", out, "good/slow.toml"))
+    assert "INTERRUPTED" in dry.out and "previous run left state=interrupted" in dry.out, str(dry)
 
 
 # ---------------------------------------------------------------------------------- help
