@@ -178,8 +178,14 @@ def remove_output(path: Path) -> None:
 def prepare_node_dir(node_dir: Path, filenames: list[str]) -> None:
     """Create the folder, clear outputs of any earlier attempt, mark the node running."""
     rip = node_dir / RIP
+    if os.path.islink(rip):  # a planted link would send every record outside the node folder
+        os.unlink(rip)
     os.makedirs(rip, exist_ok=True)
     write_state(node_dir, RUNNING)
+    try:  # backends open job.log for writing: never truncate whatever a planted link points at
+        os.unlink(rip / "job.log")
+    except FileNotFoundError:
+        pass
     for fn in filenames:
         remove_output(node_dir / fn)
         try:
