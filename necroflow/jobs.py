@@ -56,17 +56,13 @@ def load_factory(ref: str, *, job_file: Path, base: Path | None = None) -> tuple
             raise ConfigError(f"cannot import {path_text!r}", file=job_file, key=".pipeline")
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
-        sys.path.insert(0, str(path.parent))
+        if str(path.parent) not in sys.path:  # as for a script; stays for imports made later by the factory
+            sys.path.insert(0, str(path.parent))
         try:
             spec.loader.exec_module(module)
         except (Exception, SystemExit) as e:
             del sys.modules[name]
             raise ConfigError(f"importing {path_text} failed: {_user_error(e, path)}", file=job_file, key=".pipeline") from None
-        finally:
-            try:
-                sys.path.remove(str(path.parent))
-            except ValueError:
-                pass
         _modules[path] = module
     fn = getattr(module, func, None)
     if fn is None or not callable(fn):
@@ -309,6 +305,9 @@ def write_links(dag: DAG, run: ComboRun) -> Path:
 
     outdir = dag.outdir
     folder = outdir / run.combo.name
+    if folder.is_symlink():  # never prune links in, or write links into, a folder elsewhere
+        raise ConfigError(f"{folder} is a symlink; necroflow writes combo links only into a real folder "
+                          "inside the outdir (remove the symlink)", file=run.combo.source)
     folder.mkdir(parents=True, exist_ok=True)
     wanted: dict[Path, Path] = {}
     outputs: dict[str, str] = {}
