@@ -158,9 +158,36 @@ def config_model_of(factory: Callable[..., Any]) -> type[BaseModel] | None:
     return model
 
 
+class Config(dict[str, Any]):
+    """The user's parameters: a plain dict that also reads keys as attributes.
+
+    The seed documents "a plain dict" and writes factories as ``config.ref``; both
+    ``config["ref"]`` and ``config.ref`` work.  Nested tables are Configs too.
+    """
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(
+                f"config has no key {name!r}; keys: {', '.join(map(str, self)) or 'none'}"
+            ) from None
+
+
+def as_config(value: Any) -> Any:
+    """Wrap dicts (recursively, also inside lists) as :class:`Config`."""
+    if isinstance(value, dict):
+        return Config({k: as_config(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return [as_config(v) for v in value]
+    return value
+
+
 def config_for(factory: Callable[..., Any], combo: Combo) -> Any:
-    """What the factory receives: its typed model if it declares one, else a plain dict."""
+    """What the factory receives: its typed model if it declares one, else a :class:`Config` dict."""
     model = config_model_of(factory)
     if model is None:
-        return combo.params
+        return as_config(combo.params)
     return validate_params(model, combo)
