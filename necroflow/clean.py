@@ -129,9 +129,8 @@ def find_garbage(outdir: str | os.PathLike[str], keep: set[str] | None = None,
         key = f"{folder.parent.name}/{folder.name}"
         if keep is not None and key in keep:
             continue
-        try:
-            mtime = os.lstat(folder / store.RIP / "state").st_mtime
-        except OSError:
+        mtime = _state_mtime(folder)
+        if mtime is None:
             try:
                 mtime = os.lstat(folder).st_mtime
             except OSError:
@@ -146,6 +145,13 @@ def find_garbage(outdir: str | os.PathLike[str], keep: set[str] | None = None,
         out.append(Garbage(outdir=root, path=folder, key=key, reason=", ".join(reasons),
                            bytes=tree_bytes(folder, seen), mtime=mtime, state=store.read_state(folder)))
     return out
+
+
+def _state_mtime(folder: Path) -> float | None:
+    try:
+        return os.lstat(folder / store.RIP / "state").st_mtime
+    except OSError:
+        return None
 
 
 def _age_text(seconds: float) -> str:
@@ -178,8 +184,9 @@ def remove(garbage: list[Garbage], lock: bool = True) -> int:
     """Delete the listed folders; returns the bytes freed.
 
     Holds each outdir's lock while deleting (``lock=False`` when the caller holds it
-    already), re-checks that every path is a real node folder inside its outdir, and
-    deletes without following symlinks: a link inside a folder is unlinked, its target
+    already), skips a folder whose state record was written after it was listed (a run
+    in between may need it again), re-checks that every path is a real node folder inside
+    its outdir, and deletes without following symlinks: a link inside a folder is unlinked, its target
     untouched.  Folders that vanished meanwhile are skipped.
     """
     if not shutil.rmtree.avoids_symlink_attacks:  # pragma: no cover - every Linux/macOS CPython has it
@@ -196,6 +203,8 @@ def remove(garbage: list[Garbage], lock: bool = True) -> int:
             for g in items:
                 if not os.path.lexists(g.path):
                     continue
+                if _state_mtime(g.path) not in (g.mtime, None):
+                    continue  # a run wrote it after it was listed: it may be needed again
                 _check_inside(g)
                 shutil.rmtree(g.path)
                 freed += g.bytes

@@ -59,7 +59,9 @@ def _short_params(params: Mapping[str, Any], width: int = 40) -> str:
     for k, v in params.items():
         text = v if isinstance(v, str) else json.dumps(v, sort_keys=True)
         if len(text) > 24:
-            text = text[:21] + "..."
+            tail = text.rstrip("/").rsplit("/", 1)[-1]
+            # a path is told apart by its end (the sample's file), not by its shared prefix
+            text = "..." + ("/" + tail)[-21:] if "/" in text else text[:21] + "..."
         parts.append(f"{k}={text}")
     s = " ".join(parts)
     return s if len(s) <= width else s[: width - 3] + "..."

@@ -288,14 +288,14 @@ def _layered_svg(nodes: list[tuple[str, str, str, str, str, list[str]]], kind: s
             layer.sort(key=bary)
             for k, i in enumerate(layer):
                 pos[i] = float(k)
-    widest = max((len(layer) for layer in layers), default=1)
-    width = PAD * 2 + widest * W + (widest - 1) * GX
+    xs = _place(layers, parents, children, W + GX)
+    width = PAD * 2 + (max(xs, default=0.0) - min(xs, default=0.0)) + W
     height = PAD * 2 + len(layers) * H + max(0, len(layers) - 1) * GY
+    x0 = min(xs, default=0.0) - PAD
     xy: list[tuple[float, float]] = [(0.0, 0.0)] * len(nodes)
     for d, layer in enumerate(layers):
-        offset = (width - (len(layer) * W + (len(layer) - 1) * GX)) / 2
-        for k, i in enumerate(layer):
-            xy[i] = (offset + k * (W + GX), PAD + d * (H + GY))
+        for i in layer:
+            xy[i] = (xs[i] - x0, PAD + d * (H + GY))
     out = [f'<svg class="dag" xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
            f'viewBox="0 0 {width:.0f} {height:.0f}" role="img" aria-label="{kind} graph">',
            '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
@@ -318,6 +318,47 @@ def _layered_svg(nodes: list[tuple[str, str, str, str, str, list[str]]], kind: s
                    f'<text x="{W / 2}" y="32" class="t2">{_e(sub)} · {_e(state.replace("_", " "))}</text></g>')
     out.append("</svg>")
     return "".join(out)
+
+
+def _isotonic_spaced(desired: list[float], gap: float) -> list[float]:
+    """Positions closest (least squares) to ``desired`` that keep order and ``gap`` apart.
+
+    With y_i = x_i - i*gap the constraint is "y non-decreasing": isotonic regression,
+    solved exactly by pool-adjacent-violators in O(n).
+    """
+    blocks: list[list[float]] = []  # [sum, count]
+    for i, d in enumerate(desired):
+        blocks.append([d - i * gap, 1.0])
+        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] > blocks[-1][0] / blocks[-1][1]:
+            s, c = blocks.pop()
+            blocks[-1][0] += s
+            blocks[-1][1] += c
+    out: list[float] = []
+    for s, c in blocks:
+        out.extend([s / c] * int(c))
+    return [y + i * gap for i, y in enumerate(out)]
+
+
+def _place(layers: list[list[int]], parents: list[list[int]], children: list[list[int]],
+           gap: float) -> list[float]:
+    """x of each node: each layer pulled toward its neighbours' mean, order and spacing kept."""
+    n = sum(len(layer) for layer in layers)
+    xs = [0.0] * n
+    for layer in layers:
+        for k, i in enumerate(layer):
+            xs[i] = (k - (len(layer) - 1) / 2) * gap
+    for sweep in range(6):
+        down = sweep % 2 == 0
+        for layer in (layers[1:] if down else list(reversed(layers[:-1]))):
+            want = []
+            for i in layer:
+                nb = parents[i] if down else children[i]
+                if not nb:
+                    nb = children[i] if down else parents[i]
+                want.append(sum(xs[j] for j in nb) / len(nb) if nb else xs[i])
+            for i, x in zip(layer, _isotonic_spaced(want, gap), strict=True):
+                xs[i] = x
+    return xs
 
 
 def _gantt_svg(session: list[JobRecord], slots: dict[str, int]) -> str:
@@ -447,6 +488,7 @@ th{position:sticky;top:0;background:#f3f6f8;cursor:pointer;user-select:none}th.s
 td.num{text-align:right;font-variant-numeric:tabular-nums}tr.hl td{background:#e3f2fd}
 .pill{border:1px solid;border-radius:10px;padding:0 7px;font-size:12px}
 input[type=search]{padding:5px 9px;border:1px solid var(--line);border-radius:6px;width:280px;margin-bottom:8px}
+#dag-box.fit svg{max-width:100%;height:auto}button{font:inherit;font-size:12px;padding:1px 8px;border:1px solid var(--line);border-radius:6px;background:#fff;cursor:pointer}
 .legend span{display:inline-block;margin-right:10px;font-size:12px}.legend i{display:inline-block;width:12px;height:12px;border:1px solid;border-radius:3px;vertical-align:-2px;margin-right:4px}
 """
 
@@ -480,6 +522,13 @@ _JS = """
     el.addEventListener('mouseenter',function(){mark(key,true);});
     el.addEventListener('mouseleave',function(){mark(key,false);});
   });
+  var box=document.getElementById('dag-box'),fit=document.getElementById('fit');
+  if(box&&fit){
+    var svg0=box.querySelector('svg');
+    // fit the drawing to the page unless that would shrink it past readability
+    if(svg0&&svg0.width.baseVal.value<=2.5*box.clientWidth){box.classList.add('fit');}else{fit.textContent='fit to page';}
+    fit.addEventListener('click',function(){var on=box.classList.toggle('fit');fit.textContent=on?'actual size':'fit to page';});
+  }
   // a self-check the browser test reads back: what was actually laid out
   var dag=document.querySelector('svg.dag');
   document.documentElement.setAttribute('data-rendered', JSON.stringify({
@@ -535,7 +584,8 @@ def render_html(records: list[JobRecord], out_path: Path, title: str, outdir: Pa
 <div class="cards">{"".join(f'<div class="card"><b>{_e(v)}</b>{_e(k)}</div>' for k, v in cards)}</div>
 </header><main>
 <section id="dag-section"><h2>Pipeline</h2><p class="muted">{_e(dag_caption)}</p>
-<div class="legend">{legend}</div><div class="scroll">{dag_svg}</div></section>
+<div class="legend">{legend} <button id="fit" type="button">actual size</button></div>
+<div class="scroll" id="dag-box">{dag_svg}</div></section>
 <section id="timeline-section"><h2>Timeline</h2>
 <p class="muted">Each bar is one job, on the worker slot it occupied (slots are assigned from start and end times).</p>
 {"".join(gantt) or '<p class="muted">No job has recorded times yet.</p>'}</section>

@@ -113,6 +113,19 @@ def test_remove_never_follows_symlinks_out_of_the_outdir(tmp_path: Path) -> None
     assert (precious / "data.txt").exists() and (tmp_path / "elsewhere" / "feedfacefeedface").is_dir()
 
 
+def test_a_folder_rewritten_after_listing_is_kept(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    old, current = _two_generations(out)
+    garbage = find_garbage(out, keep=current)
+    rerun = garbage[0]
+    later = rerun.mtime + 5
+    os.utime(rerun.path / ".rip" / "state", (later, later))  # as if a run rewrote it meanwhile
+    freed = remove(garbage)
+    assert rerun.path.is_dir()
+    assert freed == sum(g.bytes for g in garbage[1:])
+    assert not any(g.path.exists() for g in garbage[1:])
+
+
 def test_remove_waits_for_no_one_while_a_run_holds_the_lock(tmp_path: Path) -> None:
     out = tmp_path / "out"
     old, current = _two_generations(out)
