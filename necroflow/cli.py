@@ -204,7 +204,7 @@ def _dry_run(jobset: Any, settings: Any, as_json: bool) -> None:
     """
     with _guard():
         plan = jobset.dag.plan(scan_orphans=settings.autoclean)
-        combos = _combo_rows(jobset)
+        combos = _combo_rows(jobset, plan)
     if as_json:
         doc = plan.as_dict()
         doc["to_run"] = len(plan.to_run)
@@ -216,11 +216,20 @@ def _dry_run(jobset: Any, settings: Any, as_json: bool) -> None:
     typer.echo(f"Combos: {done} of {len(combos)} complete (all requested outputs up to date).")
 
 
-def _combo_rows(jobset: Any) -> list[dict[str, Any]]:
-    """One row per combo: its job file, whether all its requested outputs are up to date, and where."""
+def _combo_rows(jobset: Any, plan: Any) -> list[dict[str, Any]]:
+    """One row per combo: its job file, whether all its requested outputs are up to date
+    (recorded so, and nothing upstream of them would run), and where they are."""
+    from .graph import walk_jobs
     from .jobs import combo_complete
 
-    return [{"combo": r.combo.name, "job_file": str(r.combo.source), "complete": combo_complete(r),
+    will_run = {j.fingerprint for j in plan.to_run}
+
+    def complete(r: Any) -> bool:
+        if not combo_complete(r):
+            return False
+        return not any(j.fingerprint in will_run for j in walk_jobs(n.job for n in r.requested.values()))
+
+    return [{"combo": r.combo.name, "job_file": str(r.combo.source), "complete": complete(r),
              "requests": {lab: n.relpath for lab, n in r.requested.items()}} for r in jobset.runs]
 
 
@@ -229,7 +238,7 @@ def _print_status(jobset: Any, plan: Any, as_json: bool, limit: int | None) -> N
     from .why import render_status, status_report
 
     report = status_report(jobset.dag, plan)
-    combos = _combo_rows(jobset)
+    combos = _combo_rows(jobset, plan)
     if as_json:
         report["combos"] = combos
         typer.echo(json.dumps(report, indent=1))
