@@ -216,7 +216,9 @@ def remove(garbage: list[Garbage], lock: bool = True) -> int:
 
 def render_garbage(garbage: list[Garbage], dry_run: bool = True) -> str:
     """The listing ``necroflow clean`` prints: one line per folder, then the total."""
-    lines = [f"  {g.key}  {format_bytes(g.bytes):>10}  {g.state or 'no state'}  ({g.reason})" for g in garbage]
+    w = max((len(g.key) for g in garbage), default=0)
+    lines = [f"  {g.key:<{w}}  {format_bytes(g.bytes):>10}  {g.state or 'no state':<11}  ({g.reason})"
+             for g in garbage]
     total = sum(g.bytes for g in garbage)
     verb = "would free" if dry_run else "freed"
     lines.append(f"{len(garbage)} folder(s), {verb} {format_bytes(total)}"
