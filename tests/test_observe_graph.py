@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import html
+import json
+import os
 import re
+import shutil
 import subprocess
 import sys
+import tarfile
+import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).parent))
 from test_observe_example import build_dag, ensure_apt  # noqa: E402
+from test_observe_report import chromium, console_messages  # noqa: E402
 
 from necroflow.graphviz import STATE_COLOURS, states_from_plan, to_dot, to_mermaid  # noqa: E402
 from necroflow.progress import SilentReporter  # noqa: E402
@@ -101,3 +110,73 @@ def test_mermaid_is_well_formed(tmp_path: Path) -> None:
     assert len(classes["missing"]) == 10 and len(classes["up_to_date"]) == 1  # only index is untouched
     rule_text = to_mermaid(plan.required, collapse_rules=True)
     assert rule_text.count("-->") == 4  # fetch->align, index->align, align->count, count->table
+
+
+MERMAID_VERSION = "11"
+
+
+def _mermaid_js() -> Path:
+    """mermaid.min.js from the npm registry (``npm pack``), cached between test runs."""
+    cache = Path(tempfile.gettempdir()) / f"necroflow-test-mermaid-{MERMAID_VERSION}"
+    js = cache / "mermaid.min.js"
+    if js.exists():
+        return js
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip("npm is not installed: cannot fetch mermaid to render the Mermaid text for real")
+    cache.mkdir(parents=True, exist_ok=True)
+    r = subprocess.run([npm, "pack", f"mermaid@{MERMAID_VERSION}", "--silent"], cwd=cache,
+                       capture_output=True, text=True, timeout=600)
+    if r.returncode != 0:
+        pytest.skip(f"`npm pack mermaid` failed (no registry access?): {r.stderr.strip()[-300:]}")
+    tgz = cache / r.stdout.strip().splitlines()[-1]
+    with tarfile.open(tgz) as tar:
+        member = tar.extractfile("package/dist/mermaid.min.js")
+        assert member is not None
+        tmp = js.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_bytes(member.read())
+        tmp.replace(js)
+    tgz.unlink()
+    return js
+
+
+def _render_mermaid(tmp_path: Path, text: str) -> dict[str, object]:
+    """Parse and render ``text`` with the real Mermaid in headless Chromium."""
+    js = _mermaid_js()
+    page = tmp_path / "mermaid.html"
+    page.write_text(f"""<!DOCTYPE html><html><head><meta charset="utf-8">
+<script src="{js.as_uri()}"></script></head><body><div id="out"></div><script>
+mermaid.initialize({{startOnLoad: false}});
+var src = {json.dumps(text)};
+function done(r) {{ document.documentElement.setAttribute('data-result', JSON.stringify(r)); }}
+mermaid.parse(src).then(function () {{ return mermaid.render('g', src); }}).then(function (r) {{
+  document.getElementById('out').innerHTML = r.svg;
+  done({{ok: true, nodes: document.querySelectorAll('#out g.node').length,
+        edges: document.querySelectorAll('#out path.flowchart-link').length,
+        text: document.getElementById('out').textContent}});
+}}).catch(function (e) {{ done({{ok: false, error: String(e)}}); }});
+</script></body></html>""")
+    r = chromium(page, tmp_path / "profile", "--virtual-time-budget=10000", "--dump-dom",
+                 "--allow-file-access-from-files")
+    m = re.search(r'data-result="([^"]*)"', r.stdout)
+    assert m, f"the page did not finish: {r.stderr[-1500:]}"
+    result: dict[str, object] = json.loads(html.unescape(m.group(1)))
+    result["console"] = console_messages(r.stderr)
+    return result
+
+
+def test_mermaid_renders_with_the_real_mermaid(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    build_dag(out).execute(progress=SilentReporter())
+    dag = build_dag(out, samples=('s1', 'a"b', "c<d> & e"))  # quotes and markup in labels
+    plan = dag.plan()
+    res = _render_mermaid(tmp_path, to_mermaid(plan.required, states=states_from_plan(plan)))
+    assert res["ok"] is True and res["console"] == [], res
+    assert res["nodes"] == 11 and res["edges"] == 12, res
+    assert 'sample=a"b' in str(res["text"]), res["text"]
+    assert "c<d> & e" in str(res["text"]), res["text"]
+    rules = _render_mermaid(tmp_path, to_mermaid(plan.required, collapse_rules=True))
+    assert rules["ok"] is True and rules["nodes"] == 5 and rules["edges"] == 4, rules
+    # the harness can fail: a broken text is reported as a Mermaid error, not as success
+    broken = _render_mermaid(tmp_path, "flowchart TD\n  j0[\"unclosed\n  j0 --> \n")
+    assert broken["ok"] is False and "error" in broken
