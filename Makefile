@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint venv clean-demo schema bench
+.PHONY: demo test lint venv clean-demo schema bench rnaseq
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ demo: $(VENV)/.installed
 	$(BIN)/necroflow run --outdir demo-results/grid examples/necroalchemy_grid.toml
 	@echo "--- rerun: nothing to do ---"
 	$(BIN)/necroflow run --outdir demo-results/grid examples/necroalchemy_grid.toml
+
+# The real RNA-seq example (needs root for apt: bwa, samtools, subread).
+rnaseq: $(VENV)/.installed
+	./scripts/install-bio-tools.sh
+	$(BIN)/python examples/rnaseq/make_data.py examples/rnaseq/data
+	$(BIN)/necroflow run --outdir demo-results/rnaseq examples/rnaseq/rnaseq.toml
+	@echo "counts tables:"; ls demo-results/rnaseq/*/add_sample/*/* 2>/dev/null || true
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q -p no:cacheprovider; rc=$$?; \
