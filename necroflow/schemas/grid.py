@@ -10,6 +10,7 @@ stripped and nested structure kept.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from .job import JobSpec
 
 GRID_SUFFIX = "__grid"
+MAX_COMBOS = 100_000  # per job file: a few short lines can otherwise ask for billions
 PIPELINE_AXIS = ".pipeline"
 
 
@@ -160,6 +162,14 @@ def expand(job: JobSpec) -> list[Combo]:
     """
     axes, errors = find_axes(job.document, file=job.source)
     raise_errors(errors)
+    total = math.prod(len(a.values) for a in axes)
+    if total > MAX_COMBOS:
+        sizes = " x ".join(f"{a.key} ({len(a.values)})" for a in axes)
+        raise ConfigError(
+            f"the grid expands to {total:,} combos ({sizes}), more than the {MAX_COMBOS:,} "
+            "one job file may make; shrink an axis or split the job file",
+            file=job.source,
+        )
     stem = spell_stem(job.stem)
     key_parts = ["pipeline" if a.path == (PIPELINE_AXIS,) else spell_key(a.path) for a in axes]
     value_parts = [
