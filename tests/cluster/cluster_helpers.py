@@ -52,3 +52,11 @@ METRIC_KEYS = ("start", "end", "wall", "cpu", "max_rss", "host", "job_id")
 def node_files(workdir: Path) -> set[str]:
     """Names in a node folder outside .rip/ (must be the outputs only)."""
     return {p.name for p in workdir.iterdir() if p.name != ".rip"}
+
+
+def log_has(path: Path, text: str) -> bool:
+    """True once ``path`` exists and contains ``text`` (the backend may not have created it yet)."""
+    try:
+        return text in path.read_text()
+    except FileNotFoundError:
+        return False

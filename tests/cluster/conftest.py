@@ -10,15 +10,18 @@ only when the packages cannot be installed (no root, no apt, no mirror); set
 from __future__ import annotations
 
 import os
+import queue
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from necroflow.backends.base import JobSpec
+from necroflow.backends.base import JobResult, JobSpec
+from necroflow.backends.slurm import SlurmBackend
 
 REPO = Path(__file__).resolve().parents[2]
 UP = REPO / "scripts" / "slurm-up.sh"
@@ -48,8 +51,13 @@ def _skip_or_fail(reason: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def slurm_cluster() -> Iterator[None]:
-    """A running single-node SLURM cluster for the whole session."""
+def slurm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A running single-node SLURM cluster for the whole session.
+
+    It also submits one job that sleeps past a one-minute time limit (see
+    ``time_limited_job``): SLURM enforces limits in whole minutes, checked every 30 s, so
+    starting that job with the cluster lets its minute overlap the other tests.
+    """
     installed = all(shutil.which(c) for c in ("sbatch", "squeue", "scancel", "slurmctld", "slurmd", "munged"))
     if not installed and os.geteuid() != 0:
         _skip_or_fail("SLURM is not installed and installing it needs root (run scripts/slurm-up.sh as root)")
@@ -63,11 +71,49 @@ def slurm_cluster() -> Iterator[None]:
         if "apt-get" in proc.stderr:
             _skip_or_fail(f"could not install SLURM from apt: {tail}")
         pytest.fail(f"scripts/slurm-up.sh failed (exit {proc.returncode}):\n{tail}")
+    probe = _submit_time_limited_job(tmp_path_factory.mktemp("timelimit"))
     try:
         yield
     finally:
+        probe.backend.stop()
         if not was_up:
             subprocess.run([str(DOWN)], capture_output=True, text=True, timeout=120)
+
+
+@dataclass
+class TimeLimitProbe:
+    job: JobSpec
+    backend: SlurmBackend
+    events: queue.Queue[JobResult]
+
+
+_probe: list[TimeLimitProbe] = []
+
+
+def _submit_time_limited_job(root: Path) -> TimeLimitProbe:
+    workdir = root / "rule" / "slow"
+    (workdir / ".rip").mkdir(parents=True)
+    job = JobSpec(
+        key="rule/slow",
+        rule="rule",
+        command="echo started; exec sleep 600",
+        workdir=workdir,
+        rip=workdir / ".rip",
+        log_path=workdir / ".rip" / "job.log",
+        constraints={"threads": 1, "time": 1},  # 1 s: SLURM rounds up to one minute
+    )
+    events: queue.Queue[JobResult] = queue.Queue()
+    backend = SlurmBackend(poll_interval=0.5, lost_grace=2.0)
+    backend.start(events)
+    backend.submit(job)
+    _probe[:] = [TimeLimitProbe(job, backend, events)]
+    return _probe[0]
+
+
+@pytest.fixture(scope="session")
+def time_limited_job(slurm_cluster: None) -> TimeLimitProbe:
+    """The job submitted with the cluster that SLURM kills at its time limit."""
+    return _probe[0]
 
 
 @pytest.fixture

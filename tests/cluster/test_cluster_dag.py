@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cluster_helpers import wait_until
+from cluster_helpers import log_has, wait_until
 
 from necroflow import DAG, JobFailed, NodeType, Pipeline, Rules
 from necroflow.backends.dask import DaskBackend
@@ -171,7 +171,7 @@ def test_ctrl_c_cancels_cluster_jobs_and_marks_them_interrupted(
         logs: list[Path] = []
 
         def started() -> bool:
-            logs[:] = [p for p in outdir.glob("slow/*/.rip/job.log") if "started" in p.read_text()]
+            logs[:] = [p for p in outdir.glob("slow/*/.rip/job.log") if log_has(p, "started")]
             return len(logs) == 2
 
         wait_until(started, 60, "both jobs to start")
@@ -190,8 +190,14 @@ def test_ctrl_c_cancels_cluster_jobs_and_marks_them_interrupted(
     if backend == "slurm":
         assert len(job_ids) == 2
         for job_id in job_ids:
-            out = subprocess.run(["squeue", "-h", "--states=all", "-j", job_id, "-o", "%T"], capture_output=True, text=True)
-            assert out.stdout.strip() in ("CANCELLED", ""), f"SLURM job {job_id} is {out.stdout.strip()}"
+
+            def final(job_id: str = job_id) -> bool:
+                argv = ["squeue", "-h", "--states=all", "-j", job_id, "-o", "%T"]
+                state = subprocess.run(argv, capture_output=True, text=True).stdout.strip()
+                assert state in ("CANCELLED", "COMPLETING", ""), f"SLURM job {job_id} is {state}"
+                return state != "COMPLETING"
+
+            wait_until(final, 30, f"SLURM job {job_id} to end")
     else:
         wait_until(lambda: not _sleepers(outdir), 10, "the Dask jobs' processes to end")
 

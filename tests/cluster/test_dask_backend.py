@@ -10,7 +10,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cluster_helpers import METRIC_KEYS, assert_no_extra_results, collect, node_files, wait_until
+from cluster_helpers import (
+    METRIC_KEYS,
+    assert_no_extra_results,
+    collect,
+    log_has,
+    node_files,
+    wait_until,
+)
 
 from necroflow.backends.base import JobResult
 from necroflow.backends.dask import DaskBackend
@@ -79,7 +86,7 @@ def test_cancel_all_kills_running_commands(dask: Pair, make_job) -> None:
     for job in [*jobs, queued]:
         backend.submit(job)
     for job in jobs:
-        wait_until(lambda job=job: "started" in job.log_path.read_text(), 30, f"{job.key} to start")
+        wait_until(lambda job=job: log_has(job.log_path, "started"), 30, f"{job.key} to start")
     pids = [int((job.workdir / "pid").read_text()) for job in jobs]
     t0 = time.monotonic()
     backend.cancel_all()
@@ -162,7 +169,7 @@ def test_worker_processes(make_job) -> None:
         backend.submit(ok)
         backend.submit(long)
         assert collect(events, 1, 60)["rule/ok"].ok
-        wait_until(lambda: "started" in long.log_path.read_text(), 30, "the long job to start")
+        wait_until(lambda: log_has(long.log_path, "started"), 30, "the long job to start")
         pid = int((long.workdir / "pid").read_text())
         backend.cancel_all()
         assert not collect(events, 1, 15)["rule/long"].ok

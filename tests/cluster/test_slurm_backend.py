@@ -16,7 +16,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cluster_helpers import METRIC_KEYS, assert_no_extra_results, collect, node_files, wait_until
+from cluster_helpers import (
+    METRIC_KEYS,
+    assert_no_extra_results,
+    collect,
+    log_has,
+    node_files,
+    wait_until,
+)
 
 from necroflow.backends.base import JobResult, JobSpec
 from necroflow.backends.slurm import EXIT_RECORD, JOB_SCRIPT, SlurmBackend
@@ -67,27 +74,6 @@ def _squeue_state(job_id: str) -> str:
         ["squeue", "-h", "--states=all", "-j", job_id, "-o", "%T"], capture_output=True, text=True
     )
     return out.stdout.strip()
-
-
-# Submitted when this module starts and checked by its last test, so the minute SLURM needs to
-# enforce the smallest time limit overlaps the other tests instead of adding to the run time.
-@pytest.fixture(scope="module", autouse=True)
-def time_limited_job(slurm_cluster: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[JobSpec, Pair]]:
-    workdir = tmp_path_factory.mktemp("timelimit") / "rule" / "slow"
-    (workdir / ".rip").mkdir(parents=True)
-    job = JobSpec(
-        key="rule/slow",
-        rule="rule",
-        command="echo started; exec sleep 600",
-        workdir=workdir,
-        rip=workdir / ".rip",
-        log_path=workdir / ".rip" / "job.log",
-        constraints={"threads": 1, "time": 1},  # 1 s: SLURM rounds up to one minute
-    )
-    pair = _backend(poll_interval=0.5)
-    pair[0].submit(job)
-    yield job, pair
-    pair[0].stop()
 
 
 def test_success_writes_outputs_log_and_metrics(slurm: Pair, make_job) -> None:
@@ -148,7 +134,7 @@ def test_scancel_from_outside_is_a_failure_naming_the_job(slurm: Pair, make_job)
     job = make_job("victim", "echo started; exec sleep 300")
     backend.submit(job)
     job_id = _job_id(job)
-    wait_until(lambda: "started" in job.log_path.read_text(), 30, "the job to start")
+    wait_until(lambda: log_has(job.log_path, "started"), 30, "the job to start")
     subprocess.run(["scancel", job_id], check=True)
     result = collect(events, 1, 30)["rule/victim"]
     assert result.returncode is None and not result.ok
@@ -172,7 +158,7 @@ def test_cancel_all_stops_running_jobs(slurm: Pair, make_job) -> None:
     for job in jobs:
         backend.submit(job)
     for job in jobs:
-        wait_until(lambda job=job: "started" in job.log_path.read_text(), 30, f"{job.key} to start")
+        wait_until(lambda job=job: log_has(job.log_path, "started"), 30, f"{job.key} to start")
     pids = [int((job.workdir / "pid").read_text()) for job in jobs]
     t0 = time.monotonic()
     backend.cancel_all()
@@ -181,7 +167,7 @@ def test_cancel_all_stops_running_jobs(slurm: Pair, make_job) -> None:
     for job in jobs:
         r = results[job.key]
         assert not r.ok and "cancelled by necroflow" in r.message and f"SLURM job {r.metrics['job_id']}" in r.message
-        assert _squeue_state(r.metrics["job_id"]) in ("CANCELLED", "")
+        assert _squeue_state(r.metrics["job_id"]) in ("CANCELLED", "COMPLETING", "")
     for pid in pids:
         wait_until(lambda pid=pid: not _alive(pid), 15, f"the job's process {pid} to end")
 
@@ -264,10 +250,9 @@ def test_plain_sh_runner_without_python(make_job) -> None:
     assert results["rule/bad"].returncode == 3 and "nope" in bad.log_path.read_text()
 
 
-def test_time_limit_kill_is_a_failure_naming_the_job(time_limited_job: tuple[JobSpec, Pair]) -> None:
-    job, (_, events) = time_limited_job
-    result = collect(events, 1, 180)["rule/slow"]
+def test_time_limit_kill_is_a_failure_naming_the_job(time_limited_job) -> None:
+    result = collect(time_limited_job.events, 1, 180)["rule/slow"]
     assert result.returncode is None and not result.ok
     assert f"SLURM job {result.metrics['job_id']}" in result.message
     assert "time limit" in result.message.lower(), result.message
-    assert "started" in job.log_path.read_text()
+    assert "started" in time_limited_job.job.log_path.read_text()
