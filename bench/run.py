@@ -418,6 +418,7 @@ class Bench:
         for env in (self.py_env, self.env):
             env.pop("PYTHONDONTWRITEBYTECODE", None)
         self.rows: list[Row] = []
+        self.cleanup: list[Path] = []  # deleted after all measurements (see run())
 
     def go(
         self, label: str, cases: list[Case], skipped: dict[str, str] | None = None
@@ -502,34 +503,57 @@ class Bench:
         label = f"run N={n:,}"
         progress(f"{label}: full run of {3 * n + 1:,} jobs from an empty outdir, {THREADS} cores")
         base = self.work / "run"
-        floor = base / "floor"
-        out = base / "necroflow"
-        sm = base / "snakemake"
+        shutil.rmtree(base, ignore_errors=True)  # leftovers of an interrupted invocation
+        base.mkdir(parents=True)
+        # Every repetition gets a new, never-used outdir, and nothing is deleted until the
+        # whole benchmark is over: on ext4, creating files within ~30 s of deleting many
+        # others makes the inode allocator scan the recently deleted ones
+        # (find_inode_bit -> recently_deleted), which tripled necroflow's system time from
+        # one repetition to the next when each one started with `rm -rf outdir`.
+        self.cleanup.append(base)
+        count: dict[str, int] = {}
+        current: dict[str, Path] = {}
+
+        def next_dir(tool: str) -> Path:
+            count[tool] = count.get(tool, 0) + 1
+            current[tool] = base / f"{tool}-{count[tool]}"
+            return current[tool]
+
         floor_argv: list[str] = []
+        necro_argv: list[str] = []
+        sm_argv: list[str] = []
 
         def floor_prepare() -> None:
-            shutil.rmtree(floor, ignore_errors=True)
-            floor_argv[:] = write_floor_script(floor, n)
+            floor_argv[:] = write_floor_script(next_dir("floor"), n)
 
-        floor_prepare()
+        def necro_prepare() -> None:
+            necro_argv[:] = self.necroflow_chain(n, next_dir("necroflow"), dry_run=False)
+
+        def sm_prepare() -> None:
+            d = next_dir("snakemake")
+            d.mkdir()
+            sm_argv[:] = self.snakemake_argv("Snakefile", f"samples={n}", "--directory", str(d))
+
         cases = [
             Case(
                 tool="floor",
                 argv=floor_argv,
-                cwd=floor,
-                log=base / "floor.log",
+                cwd=base,
+                log=self.work / "run-floor.log",
                 env=self.env,
                 prepare=floor_prepare,
-                verify=lambda: check_counts(list((floor / "counts").glob("*.txt")), n),
+                verify=lambda: check_counts(list((current["floor"] / "counts").glob("*.txt")), n),
             ),
             Case(
                 tool="necroflow",
-                argv=self.necroflow_chain(n, out, dry_run=False),
+                argv=necro_argv,
                 cwd=REPO,
-                log=base / "necroflow.log",
+                log=self.work / "run-necroflow.log",
                 env=self.py_env,
-                prepare=lambda: shutil.rmtree(out, ignore_errors=True),
-                verify=lambda: check_counts(list(out.glob("count/*/counts.txt")), n),
+                prepare=necro_prepare,
+                verify=lambda: check_counts(
+                    list(current["necroflow"].glob("count/*/counts.txt")), n
+                ),
             ),
         ]
         skipped = self.snakemake_missing()
@@ -537,12 +561,14 @@ class Bench:
             cases.append(
                 Case(
                     tool="snakemake",
-                    argv=self.snakemake_argv("Snakefile", f"samples={n}"),
-                    cwd=sm,
-                    log=base / "snakemake.log",
+                    argv=sm_argv,
+                    cwd=base,
+                    log=self.work / "run-snakemake.log",
                     env=self.env,
-                    prepare=lambda: fresh_dir(sm),
-                    verify=lambda: check_counts(list((sm / "counts").glob("*.txt")), n),
+                    prepare=sm_prepare,
+                    verify=lambda: check_counts(
+                        list((current["snakemake"] / "counts").glob("*.txt")), n
+                    ),
                 )
             )
         return Row("run", f"N={n:,}", 3 * n + 1, self.go(label, cases, skipped))
@@ -557,6 +583,7 @@ class Bench:
         sm = base / "snakemake"
         timeout = self.args.timeout
         snap: dict[str, dict[Path, int]] = {}
+        self.cleanup += [out, sm]  # outputs stay until the end (see run()); logs stay
 
         def necro_setup() -> None:
             shutil.rmtree(out, ignore_errors=True)
@@ -1064,6 +1091,8 @@ def main(argv: list[str] | None = None) -> int:
             rows += [bench.noop(n) for n in parse_sizes(args.noop_sizes)]
         elif scenario == "big":
             rows.append(bench.big(args.big_bytes))
+    for path in bench.cleanup:
+        shutil.rmtree(path, ignore_errors=True)
     for row in rows:
         judge(row, args.quick)
     command = "python bench/run.py" + (
