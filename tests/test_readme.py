@@ -65,12 +65,25 @@ def test_console_transcripts(tmp_path: Path) -> None:
             assert _matches(expected, out), f"{cmd!r}: expected\n" + "\n".join(expected) + "\n--- got ---\n" + "\n".join(out)
 
 
-def test_toml_blocks_are_the_example_files() -> None:
+def test_toml_blocks_are_valid_job_files() -> None:
+    """Every TOML block parses; one with a ``#:schema`` directive is a job file valid against
+    the committed JSON Schema; the grid example shown is the file in examples/."""
+    import json
+    import tomllib
+
+    import jsonschema
+
+    schema = json.loads((ROOT / "json-schema" / "job.schema.json").read_text())
     grid = (ROOT / "examples" / "necroalchemy_grid.toml").read_text()
+    checked = 0
     for block in blocks("toml"):
-        lines = [ln for ln in block.splitlines() if ln.strip()]
-        for ln in lines:
-            assert ln in grid, f"README toml line not in examples/necroalchemy_grid.toml: {ln!r}"
+        doc = tomllib.loads(block)
+        if block.startswith("#:schema"):
+            jsonschema.validate(doc, schema)
+            checked += 1
+        if "__grid" in block:
+            assert tomllib.loads(grid) == doc, "README grid block differs from examples/necroalchemy_grid.toml"
+    assert checked >= 2
 
 
 def test_cli_synopsis_options_exist() -> None:
