@@ -149,7 +149,9 @@ def run(
     slurm_account: Annotated[str | None, typer.Option(
         help="SLURM account for sbatch. (env NECROFLOW_SLURM_ACCOUNT)")] = None,
     slurm_poll_interval: Annotated[float | None, typer.Option(
-        help="Seconds between SLURM state polls (default 5). (env NECROFLOW_SLURM_POLL_INTERVAL)")] = None,
+        help="Seconds between SLURM state polls (default 1). (env NECROFLOW_SLURM_POLL_INTERVAL)")] = None,
+    slurm_extra_args: Annotated[str | None, typer.Option(
+        help="Extra sbatch arguments for every job, e.g. '--qos=short'. (env NECROFLOW_SLURM_EXTRA_ARGS)")] = None,
     dask_scheduler: Annotated[str | None, typer.Option(
         help="Dask scheduler address (tcp://host:8786); none starts a local cluster. "
              "(env NECROFLOW_DASK_SCHEDULER)")] = None,
@@ -172,7 +174,7 @@ def run(
                          keep_going=keep_going, autoclean=autoclean, dry_run=dry_run, backend=backend,
                          quiet=quiet, verbose=verbose, slurm_partition=slurm_partition,
                          slurm_account=slurm_account, slurm_poll_interval=slurm_poll_interval,
-                         dask_scheduler=dask_scheduler)
+                         slurm_extra_args=slurm_extra_args, dask_scheduler=dask_scheduler)
     if settings.outdir is None:
         raise fail("no output directory: pass --outdir DIR (or set NECROFLOW_OUTDIR)")
     jobset = _load(jobs, settings.outdir)
@@ -254,7 +256,7 @@ def _run(jobset: Any, settings: Any, as_json: bool) -> int:
     from .jobs import link_combos
     from .store import OutdirLocked
 
-    caps: dict[str, Any] = {"threads": settings.thread_cap(), **settings.constraints}
+    caps: dict[str, Any] = {"threads": _thread_cap(settings), **settings.constraints}
     errors: list[JobFailed] = []
     report = None
     reporter = _reporter(settings)
@@ -309,12 +311,27 @@ def _reporter(settings: Any) -> Any:
     return make_reporter(sys.stderr, quiet=settings.quiet, verbose=2 if settings.verbose else 0)
 
 
+def _thread_cap(settings: Any) -> int:
+    """Local runs default to all CPUs; on a cluster the scheduler places jobs, so unless
+    ``--cores`` (or NECROFLOW_CORES) says otherwise, necroflow keeps no thread cap of its own."""
+    if settings.backend != "local" and "cores" not in settings.model_fields_set:
+        return CLUSTER_THREAD_CAP
+    return int(settings.thread_cap())
+
+
+CLUSTER_THREAD_CAP = 1_000_000
+
+
 def _backend(settings: Any) -> Any:
     if settings.backend == "slurm":
+        import shlex
+
         from .backends.slurm import SlurmBackend
 
+        extra = tuple(shlex.split(settings.slurm_extra_args)) if settings.slurm_extra_args else ()
         return SlurmBackend(partition=settings.slurm_partition, account=settings.slurm_account,
-                            poll_interval=settings.slurm_poll_interval, submit_rate=settings.slurm_submit_rate)
+                            poll_interval=settings.slurm_poll_interval, submit_rate=settings.slurm_submit_rate,
+                            extra_args=extra)
     if settings.backend == "dask":
         from .backends.dask import DaskBackend
 

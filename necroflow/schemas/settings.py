@@ -47,7 +47,11 @@ class RunSettings(BaseSettings):
     slurm_partition: str | None = Field(None, description="SLURM partition (sbatch --partition).")
     slurm_account: str | None = Field(None, description="SLURM account (sbatch --account).")
     slurm_poll_interval: PositiveFloat = Field(
-        5.0, description="Seconds between SLURM state polls."
+        1.0, description="Seconds between SLURM state polls (one squeue call per poll)."
+    )
+    slurm_extra_args: str | None = Field(
+        None,
+        description="Extra sbatch arguments for every job, shell-quoted, e.g. '--qos=short --exclusive'.",
     )
     slurm_submit_rate: PositiveFloat = Field(
         10.0, description="Maximum sbatch submissions per second."
