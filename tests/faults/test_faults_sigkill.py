@@ -12,7 +12,9 @@ Each kill first freezes the process with SIGSTOP, so the test can see exactly wh
 kill landed (which jobs were running, which had ended but were not yet recorded, which
 records were half written), then sends SIGKILL.  Two kill modes alternate: ``crash``
 also kills every running job's process group (power loss, cgroup OOM kill); ``parent``
-kills only necroflow and lets orphaned jobs finish on their own (``kill -9 <pid>``).
+kills only necroflow and lets orphaned jobs finish on their own (``kill -9 <pid>``); the
+test waits for those orphans before rerunning (a rerun racing a still-running orphan of
+a dead run is a known gap: nothing stops the old job from writing into the new one's folder).
 
 Each episode kills up to three runs in a row on one outdir (later kills land in reruns
 that find interrupted work), then reruns to completion.  Checked at every kill:
