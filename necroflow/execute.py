@@ -15,7 +15,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -231,6 +232,13 @@ class _Run:
         self.unlocking: set[str] = set()
         self.report = RunReport(plan=plan)
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="necroflow-record")
+        self.finalisers: set[Future[None]] = set()
+        # Signals interrupt the loop only while it waits for an event.  Anywhere else (between
+        # Popen and the backend registering the process, between a JobResult and its
+        # finaliser being submitted) an exception would leave a job nobody stops or a
+        # count nobody decrements; there the signal is noted and raised at the next wait.
+        self.interruptible = False
+        self.pending_signal: int | None = None
 
     # -- resources ---------------------------------------------------------------------------
     def demand(self, job: Job) -> dict[str, int]:
@@ -299,8 +307,9 @@ class _Run:
         try:
             self.try_launch()
             while self.running or self.finalising or (self.ready and not self.stopping):
-                self.handle(self.events.get())
+                self.handle(self.wait_event())
                 self.try_launch()
+            self.raise_pending_signal()
         except (KeyboardInterrupt, Interrupted):
             self.abort(grace=1.0)
             raise
@@ -317,6 +326,21 @@ class _Run:
         self.report.skipped = blocked
         return self.report
 
+    def wait_event(self) -> Any:
+        """Block for the next event; the one place a signal may interrupt the loop."""
+        self.interruptible = True
+        try:
+            self.raise_pending_signal()
+            return self.events.get()
+        finally:
+            self.interruptible = False
+
+    def raise_pending_signal(self) -> None:
+        signum = self.pending_signal
+        if signum is not None:
+            self.pending_signal = None
+            raise KeyboardInterrupt if signum == signal.SIGINT else Interrupted(signum)
+
     def handle(self, ev: Any) -> None:
         if isinstance(ev, JobResult):
             entry = self.running.pop(ev.key, None)
@@ -330,7 +354,9 @@ class _Run:
             if any(self.indeg.get(c.fingerprint) == 1 for c in self.children.get(job.fingerprint, ())):
                 self.unlocking.add(job.fingerprint)
             consumed = self._consumed(job)
-            self.pool.submit(self._finalise, job, ev, consumed)
+            fut = self.pool.submit(self._finalise, job, ev, consumed)
+            self.finalisers.add(fut)
+            fut.add_done_callback(self.finalisers.discard)
         elif isinstance(ev, _Finalised):
             self.finalising -= 1
             job = ev.job
@@ -378,13 +404,20 @@ class _Run:
                     except OSError:
                         pass
                 self.running.clear()
-        # jobs already finished whose records are being written: let them complete
-        while self.finalising:
-            ev = self.events.get()
+        # Jobs already finished whose records are being written: let them complete.  Wait on
+        # the futures, not on a count of events: an event taken off the queue just as a
+        # signal arrived is lost, and counting would then wait forever.
+        wait_futures(list(self.finalisers))
+        while True:
+            try:
+                ev = self.events.get_nowait()
+            except queue.Empty:
+                break
             if isinstance(ev, _Finalised):
                 self.finalising -= 1
                 if ev.ok:
                     self.report.ran.append(ev.job.key)
+        self.finalising = 0
 
     def _consumed(self, job: Job) -> dict[str, Any]:
         out = {}
@@ -450,9 +483,18 @@ class _Run:
         old: dict[int, Any] = {}
 
         def on_signal(signum: int, frame: Any) -> None:
-            raise Interrupted(signum)
+            if self.pending_signal is None:
+                self.pending_signal = signum
+            if self.interruptible:
+                self.interruptible = False
+                self.raise_pending_signal()
 
-        for s in (signal.SIGTERM, signal.SIGHUP):
+        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            current = signal.getsignal(s)
+            if current == signal.SIG_IGN:
+                continue  # nohup, or a background job of a non-interactive shell: respect it
+            if s == signal.SIGINT and current is not signal.default_int_handler:
+                continue  # the caller has its own Ctrl-C handling
             try:
                 old[s] = signal.signal(s, on_signal)
             except (ValueError, OSError):
