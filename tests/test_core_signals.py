@@ -17,6 +17,8 @@ from necroflow import DAG, Inputs, NodeType, Outputs, Pipeline, Reporter, Rules
 from necroflow.store import OutdirLocked, read_state
 
 FLOW = """
+import os
+import signal
 import sys
 from necroflow import DAG, Inputs, NodeType, Outputs, Pipeline, Rules
 
@@ -26,9 +28,10 @@ class Out(NodeType):
 
 
 R = Rules()
-# Writes its process group id, then waits for the test (or 30 s) before producing its output.
+# Writes its process group id, then waits until the test releases it (at most 30 s).
 R.register("slow", Inputs(tag=str, run=str), Outputs(out=Out),
-           "echo $$ > {run}/{tag}.pid; test -e {run}/release || sleep 30; touch {out}")
+           "echo $$ > {run}/{tag}.pid; i=0; "
+           "while [ ! -e {run}/release ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; touch {out}")
 
 
 def pipeline(run):
@@ -39,6 +42,8 @@ def pipeline(run):
 
 
 if __name__ == "__main__":
+    if os.environ.get("IGNORE_HUP"):  # as under nohup
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
     dag = DAG(sys.argv[1])
     dag.add(pipeline(sys.argv[2]))
     report = dag.execute(resource_caps={"threads": 2})
@@ -61,12 +66,12 @@ def group_alive(pgid: int) -> bool:
     return False
 
 
-def wait_for(cond: Callable[[], bool], timeout: float = 10.0) -> bool:
+def wait_for(cond: Callable[[], bool], timeout: float = 10.0, poll: float = 0.02) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if cond():
             return True
-        time.sleep(0.02)
+        time.sleep(poll)
     return False
 
 
@@ -81,11 +86,11 @@ class Flow:
         self.rundir.mkdir()
         self.spawn_python, self.run_python = spawn, run_python
 
-    def start(self) -> subprocess.Popen[str]:
+    def start(self, poll: float = 0.02, **env: str) -> subprocess.Popen[str]:
         """Start the driver and wait until both jobs are running."""
-        p = self.spawn_python(self.path, self.outdir, self.rundir)
+        p = self.spawn_python(self.path, self.outdir, self.rundir, **env)
         ok = wait_for(lambda: all(self.pidfile(t).exists() and self.pidfile(t).read_text().strip()
-                                  for t in "ab"))
+                                  for t in "ab"), poll=poll)
         assert ok, p.stderr.read() if p.poll() is not None else "jobs did not start"
         return p
 
@@ -186,3 +191,31 @@ def test_sigkill_of_the_driver_leaves_running_states_that_the_next_run_redoes(fl
     assert again.returncode == 0, again.stderr
     assert "ran 2" in again.stdout
     assert flow.states() == ["up_to_date", "up_to_date"]
+
+
+def test_a_signal_while_jobs_are_being_launched_leaves_no_job_behind(flow: Flow) -> None:
+    """Ctrl-C the instant the jobs start: the driver may still be inside ``Popen`` for the last
+    one.  An exception raised there used to leave that job running, untracked, for 30 s."""
+    for _ in range(4):
+        for t in "ab":
+            flow.pidfile(t).unlink(missing_ok=True)
+        driver = flow.start(poll=0)
+        pgids = flow.pgids()
+        driver.send_signal(signal.SIGINT)
+        driver.communicate(timeout=10)
+        for pgid in pgids:
+            assert wait_for(lambda pgid=pgid: not group_alive(pgid), 3), f"job group {pgid} survived"
+        assert "running" not in flow.states()
+        assert flow.lock_is_free()
+
+
+def test_sighup_is_left_alone_when_the_caller_ignores_it(flow: Flow) -> None:
+    """Under ``nohup`` a hangup must not stop the run."""
+    driver = flow.start(IGNORE_HUP="1")
+    driver.send_signal(signal.SIGHUP)
+    time.sleep(0.3)
+    assert driver.poll() is None
+    (flow.rundir / "release").touch()
+    out, err = driver.communicate(timeout=10)
+    assert driver.returncode == 0, err
+    assert "ran 2" in out
