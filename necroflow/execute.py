@@ -252,6 +252,8 @@ class _Run:
     def try_launch(self) -> None:
         if self.stopping or self.solo or not self.ready or self.unlocking:
             return
+        if self.used["threads"] >= self.caps["threads"]:
+            return  # every job needs at least one thread: do not even ask the scheduler
         ready = list(self.ready.values())
         order = self.scheduler(ready, self.remaining) if len(ready) > 1 else ready
         if not order and not self.running and not self.finalising:
