@@ -123,6 +123,8 @@ def normalise_caps(resource_caps: dict[str, Any] | None) -> dict[str, int]:
             caps[k] = parse_resource(v)
         except ValueError as e:
             raise ValueError(f"resource cap {k}={v!r}: {e}") from None
+    if caps["threads"] < 1:
+        raise ValueError(f"resource cap threads={caps['threads']!r}: at least 1 thread is needed to run anything")
     return caps
 
 
