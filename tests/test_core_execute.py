@@ -149,6 +149,8 @@ def test_default_thread_cap_is_all_cpus() -> None:
     assert normalise_caps({"threads": 3, "ram": "64Gi"}) == {"threads": 3, "ram": 64 * 1024**3}
     with pytest.raises(ValueError, match="resource cap ram='lots'"):
         normalise_caps({"ram": "lots"})
+    with pytest.raises(ValueError, match="resource cap threads=0"):
+        normalise_caps({"threads": 0})
 
 
 def test_oversize_job_runs_alone(outdir: Path) -> None:
