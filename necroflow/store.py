@@ -95,8 +95,12 @@ def signature(path: Path) -> tuple[int, int] | None:
     """(size, mtime_ns) of a file, or a cheap digest of a tree's (names, sizes, mtimes); None if absent."""
     try:
         st = os.lstat(path)
+        if _stat.S_ISLNK(st.st_mode):
+            # A linked output (``ln -s {ref} {index}``) is judged by what it points to; a
+            # linked directory is a tree like any other (its own mtime ignores edits inside).
+            st = os.stat(path)
     except OSError:
-        return None
+        return None  # absent, or a dangling symlink: not an output
     if _stat.S_ISDIR(st.st_mode):
         h = hashlib.sha256()
         total = 0
@@ -104,11 +108,6 @@ def signature(path: Path) -> tuple[int, int] | None:
             h.update(f"{rel}\0{fst.st_size}\0{fst.st_mtime_ns}\0".encode("utf-8", "surrogateescape"))
             total += fst.st_size
         return total, int.from_bytes(h.digest()[:8], "big")
-    if _stat.S_ISLNK(st.st_mode):
-        try:
-            st = os.stat(path)
-        except OSError:
-            return None  # a dangling symlink is not an output
     return st.st_size, st.st_mtime_ns
 
 
