@@ -346,3 +346,32 @@ def test_a_deleted_tree_member_or_tree_reruns(outdir: Path, src: Path) -> None:
 
     shutil.rmtree(P.index.path)
     assert run(outdir, P) == ["build_index"]
+
+
+@R.command("ln -s {target} {index}")
+def link_index(target: str) -> Index[index]:  # noqa: F821
+    """Link an existing directory (a prebuilt index) into the tree."""
+
+
+def test_a_symlinked_directory_is_watched_as_a_tree(outdir: Path, tmp_path: Path) -> None:
+    target = tmp_path / "prebuilt"
+    (target / "sub").mkdir(parents=True)
+    (target / "a").write_text("one\n")
+    (target / "sub" / "b").write_text("two\n")
+    P = Pipeline()
+    P.index = R.link_index(target=str(target))
+    P.words = R.use_index(P.index)
+    assert run(outdir, P) == ["link_index", "use_index"]
+    assert P.words.path.read_text() == "one\ntwo\n"
+    (target / "sub" / "b").write_text("TWO\n")  # the directory's own mtime does not move
+    assert run(outdir, P) == ["use_index"]
+    assert P.words.path.read_text() == "one\nTWO\n"
+
+
+def test_autoclean_unlinks_symlinked_intermediates_never_their_targets(outdir: Path, src: Path) -> None:
+    P = Pipeline()
+    P.text = R.from_link(R.link(path=str(src)))
+    run(outdir, P, autoclean=True)
+    link_dir = P.text.parents[0].path.parent
+    assert store.read_state(link_dir) == "cleaned" and not os.path.lexists(link_dir / "input.txt")
+    assert src.read_text() == "one two\nthree\n"
