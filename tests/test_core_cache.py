@@ -375,3 +375,28 @@ def test_autoclean_unlinks_symlinked_intermediates_never_their_targets(outdir: P
     link_dir = P.text.parents[0].path.parent
     assert store.read_state(link_dir) == "cleaned" and not os.path.lexists(link_dir / "input.txt")
     assert src.read_text() == "one two\nthree\n"
+
+
+@R.command("head -c 3000001 /dev/urandom > {text}")
+def big_random(seed: int) -> Text[text]:  # noqa: F821
+    ...
+
+
+def test_outputs_are_hashed_in_chunks_off_the_main_thread(outdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    threads: list[str] = []
+    real = store.hash_file
+
+    def spy(path: Path) -> str:
+        threads.append(threading.current_thread().name)
+        return real(path)
+
+    monkeypatch.setattr(store, "hash_file", spy)
+    P = Pipeline()
+    P.text = R.big_random(seed=1)
+    run(outdir, P)
+    assert threads and all(t != "MainThread" for t in threads)
+    data = P.text.path.read_bytes()
+    assert len(data) > 2 * store.CHUNK
+    assert (P.text.path.parent / ".rip" / "text.txt.hash").read_text().strip() == hashlib.sha256(data).hexdigest()

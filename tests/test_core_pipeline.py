@@ -199,3 +199,13 @@ def test_print_and_save_a_dag(tmp_path: Path) -> None:
 def test_dag_add_refuses_non_pipelines(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="expects a Pipeline"):
         DAG(tmp_path).add(R.index(name="x"))  # type: ignore[arg-type]
+
+
+def test_a_reference_shared_by_a_thousand_samples_is_one_job(tmp_path: Path) -> None:
+    dag = DAG(tmp_path / "out")
+    for i in range(1000):
+        dag.add(factory(SimpleNamespace(ref="hg38", sample=f"s{i}", call_variants=False), R))
+    assert len(dag) == 1 + 1000 * 3
+    plan = dag.plan()
+    assert sum(j.rule.name == "index" for j in plan.to_run) == 1
+    assert len(plan.to_run) == 3001
