@@ -80,6 +80,9 @@ def write_manifest(path: str | os.PathLike[str], manifest: Manifest) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.fchmod(fh.fileno(), 0o666 & ~umask)  # mkstemp makes 0600; a manifest is for everyone
         os.replace(tmp, target)
     except BaseException:
         try:
