@@ -72,6 +72,15 @@ def manifest_to_toml(manifest: Manifest) -> str:
     return tomli_w.dumps(ordered)
 
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()  # read once at import: os.umask is process-wide, not thread-safe to probe later
+
+
 def write_manifest(path: str | os.PathLike[str], manifest: Manifest) -> None:
     """Write ``manifest`` to ``path`` atomically: a temp file beside it, then os.replace."""
     target = Path(path)
@@ -80,9 +89,7 @@ def write_manifest(path: str | os.PathLike[str], manifest: Manifest) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
-            umask = os.umask(0)
-            os.umask(umask)
-            os.fchmod(fh.fileno(), 0o666 & ~umask)  # mkstemp makes 0600; a manifest is for everyone
+            os.fchmod(fh.fileno(), 0o666 & ~_UMASK)  # mkstemp makes 0600; a manifest is for everyone
         os.replace(tmp, target)
     except BaseException:
         try:
