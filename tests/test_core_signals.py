@@ -183,10 +183,11 @@ def test_sigkill_of_the_driver_leaves_running_states_that_the_next_run_redoes(fl
     # the jobs live in their own sessions; a SIGKILLed driver cannot stop them: we do
     for pgid in pgids:
         os.killpg(pgid, signal.SIGKILL)
+        assert wait_for(lambda pgid=pgid: not group_alive(pgid), 3)
     assert flow.states() == ["running", "running"]
     lock = flow.outdir / ".rip" / "necroflow.lock"
     assert lock.exists() and lock.read_text().strip() == str(driver.pid)
-    assert flow.lock_is_free()  # the kernel dropped the flock with its holder
+    assert flow.lock_is_free()  # the kernel dropped the flock with its last holder
     again = flow.rerun()
     assert again.returncode == 0, again.stderr
     assert "ran 2" in again.stdout
