@@ -480,3 +480,35 @@ def test_raw_opt_out_passes_shell_syntax_through(outdir: Path) -> None:
 
     with pytest.raises(RuleError, match="only allowed on literal params"):
         Rules().register("bad", Inputs(x=Out), Outputs(m=Mid), "cat {x:raw} > {m}")
+
+
+def test_parse_resource_si_and_binary_suffixes() -> None:
+    assert parse_resource("8Gi") == 8 * 1024**3
+    assert parse_resource("8G") == 8 * 1000**3
+    assert parse_resource("1.5Ti") == 3 * 1024**4 // 2
+    assert parse_resource("512") == parse_resource(512) == 512
+    assert [parse_resource(f"1{u}") for u in "KMGTP"] == [1000**n for n in range(1, 6)]
+    assert [parse_resource(f"1{u}i") for u in "KMGTP"] == [1024**n for n in range(1, 6)]
+    for bad in ("lots", "-1", "1.5", "8 Gix", True, None):
+        with pytest.raises(ValueError, match="invalid resource value"):
+            parse_resource(bad)  # type: ignore[arg-type]
+
+
+def test_a_deep_chain_executes_and_provenance_stays_bounded(outdir: Path) -> None:
+    import tomllib
+
+    R = Rules()
+    R.register("start", Inputs(), Outputs(mid=Mid), "echo 0 > {mid}")
+    R.register("inc", Inputs(mid=Mid), Outputs(out=Out), "echo $(( $(cat {mid}) + 1 )) > {out}")
+    R.register("back", Inputs(out=Out), Outputs(mid=Mid), "cp {out} {mid}")
+    node = R.start()
+    for _ in range(105):
+        node = R.back(R.inc(node))
+    P = Pipeline()
+    P.end = node
+    report = execute(P, outdir=outdir)
+    assert len(report.ran) == 211
+    assert node.path.read_text() == "105\n"
+    deps = tomllib.loads((node.path.parent / ".rip" / "dependencies.toml").read_text())
+    assert deps["upstream_truncated"] is True and len(deps["upstream"]) == 200
+    assert execute(P, outdir=outdir).ran == []
