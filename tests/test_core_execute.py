@@ -512,3 +512,17 @@ def test_a_deep_chain_executes_and_provenance_stays_bounded(outdir: Path) -> Non
     deps = tomllib.loads((node.path.parent / ".rip" / "dependencies.toml").read_text())
     assert deps["upstream_truncated"] is True and len(deps["upstream"]) == 200
     assert execute(P, outdir=outdir).ran == []
+
+
+def test_autoclean_keeps_what_a_failed_consumer_still_needs(outdir: Path) -> None:
+    R = Rules()
+    R.register("first", Inputs(word=str), Outputs(mid=Mid), "echo {word} > {mid}")
+    R.register("last", Inputs(mid=Mid), Outputs(out=Out), "grep -v fail {mid} > {out}")
+    P = Pipeline()
+    P.ok = R.last(R.first(word="fine"))
+    P.bad = R.last(R.first(word="fail"))
+    with pytest.raises(ExceptionGroup):
+        execute(P, outdir=outdir, keep_going=True, autoclean=True)
+    ok_mid, bad_mid = P.ok.parents[0], P.bad.parents[0]
+    assert store.read_state(ok_mid.path.parent) == "cleaned" and not ok_mid.path.exists()
+    assert store.read_state(bad_mid.path.parent) == "up_to_date" and bad_mid.path.exists()
