@@ -137,6 +137,8 @@ class Pipeline:
     def __setattr__(self, name: str, value: Any) -> None:
         if name.startswith("_"):
             raise ValueError(f"pipeline attribute {name!r}: names starting with '_' are reserved")
+        if hasattr(type(self), name):  # P.nodes = ... would be stored but never read back
+            raise ValueError(f"pipeline attribute {name!r} is reserved (a Pipeline method or property); choose another name")
         labels = self._labels
         if name in labels:
             raise ValueError(f"pipeline attribute {name!r} is already assigned; each name can be set once (use distinct names, e.g. f'result_{{i}}')")
