@@ -86,6 +86,9 @@ def test_double_assignment_is_a_value_error() -> None:
     assert list(P.labels) == ["ref", "result_0", "result_1"]
     with pytest.raises(AttributeError, match="no node named 'nope'"):
         P.nope  # noqa: B018
+    for reserved in ("nodes", "jobs", "labels", "save", "sinks", "resolve_paths"):
+        with pytest.raises(ValueError, match=f"'{reserved}' is reserved"):
+            setattr(P, reserved, R.index(name="x"))
 
 
 def test_nodes_lists_every_needed_node_parents_first_including_unassigned() -> None:
