@@ -168,7 +168,10 @@ def execute(dag: DAG, resource_caps: dict[str, Any] | None = None, scheduler: Ca
     try:
         plan = make_plan(dag, scan_orphans=autoclean, persist=True)
         reporter.on_plan(plan, False)
-        run = _Run(dag, plan, caps, scheduler or default_scheduler, keep_going, _make_backend(backend), reporter)
+        be = _make_backend(backend)
+        if lock.fd is not None:
+            be.hold(lock.fd)
+        run = _Run(dag, plan, caps, scheduler or default_scheduler, keep_going, be, reporter)
         report = run.run()
         if autoclean:
             report.cleaned = autoclean_outputs(dag, plan, report)

@@ -193,6 +193,16 @@ def prepare_node_dir(node_dir: Path, filenames: list[str]) -> None:
             pass
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class OutdirLock:
     """``outdir/.rip/necroflow.lock`` held with ``fcntl.flock`` for the whole run.
 
@@ -218,6 +228,12 @@ class OutdirLock:
             os.close(fd)
             if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 who = f" (pid {holder})" if holder else ""
+                if holder.isdigit() and not _alive(int(holder)):
+                    raise OutdirLocked(
+                        f"necroflow process {holder} that ran on {self.path.parent.parent} is gone, but jobs it "
+                        f"started still run and hold its lock; wait for them to end or stop them "
+                        f"(`fuser -k {self.path}`), then rerun"
+                    ) from None
                 raise OutdirLocked(
                     f"another necroflow process{who} is running on {self.path.parent.parent}; "
                     f"wait for it to finish or stop it (lock: {self.path})"

@@ -59,6 +59,11 @@ class Backend(ABC):
     @abstractmethod
     def submit(self, job: JobSpec) -> None: ...
 
+    def hold(self, fd: int) -> None:
+        """Offer an open file (the outdir lock) for jobs to inherit; backends whose jobs
+        run elsewhere ignore it."""
+        return None
+
     @abstractmethod
     def cancel_all(self, grace: float = 0.0) -> None:
         """Stop every running job (whole process groups / scancel).  ``grace`` > 0 asks

@@ -21,6 +21,12 @@ class LocalBackend(Backend):
         self._procs: dict[str, int] = {}  # key -> pid (= process group id)
         self._lock = threading.Lock()
         self._host = socket.gethostname()
+        self._held: tuple[int, ...] = ()
+
+    def hold(self, fd: int) -> None:
+        """Jobs inherit ``fd`` (the outdir lock): if necroflow is SIGKILLed, the outdir stays
+        locked until the jobs it left running have ended, so no rerun races them."""
+        self._held = (*self._held, fd)
 
     def submit(self, job: JobSpec) -> None:
         start = time.time()
@@ -29,6 +35,7 @@ class LocalBackend(Backend):
                 proc = subprocess.Popen(
                     [self.shell, "-c", job.command], cwd=job.workdir, stdin=subprocess.DEVNULL,
                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
+                    pass_fds=self._held,
                 )
             except (OSError, ValueError) as e:  # ValueError: e.g. a NUL byte in the command
                 log.write(f"necroflow: could not start job: {e}\n".encode())
@@ -42,14 +49,13 @@ class LocalBackend(Backend):
     def _wait(self, job: JobSpec, proc: subprocess.Popen[bytes], start: float) -> None:
         _, status, ru = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)  # keep Popen from reaping again
-        if status != 0:
-            # The shell failed or was killed, but background children may live on in its
-            # process group: stop them, so nothing keeps writing into a folder the next run
-            # must redo, and nothing outlives the run.
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except OSError:
-                pass
+        # A job is its process group: once its shell has exited, anything it left behind in
+        # the group is stopped, so nothing keeps writing into a folder that is being recorded
+        # (or that the next run must redo), and nothing outlives the run.
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
         end = time.time()
         with self._lock:
             self._procs.pop(job.key, None)
