@@ -315,11 +315,10 @@ def _thread_cap(settings: Any) -> int:
     """Local runs default to all CPUs; on a cluster the scheduler places jobs, so unless
     ``--cores`` (or NECROFLOW_CORES) says otherwise, necroflow keeps no thread cap of its own."""
     if settings.backend != "local" and "cores" not in settings.model_fields_set:
-        return CLUSTER_THREAD_CAP
+        from .execute import CLUSTER_THREADS
+
+        return CLUSTER_THREADS
     return int(settings.thread_cap())
-
-
-CLUSTER_THREAD_CAP = 1_000_000
 
 
 def _backend(settings: Any) -> Any:

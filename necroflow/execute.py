@@ -114,8 +114,13 @@ class Reporter:
             self.emit(f"Finished in {report.elapsed:.2f}s: {msg}.")
 
 
-def normalise_caps(resource_caps: dict[str, Any] | None) -> dict[str, int]:
-    caps: dict[str, int] = {"threads": os.cpu_count() or 1}
+CLUSTER_THREADS = 1_000_000  # on a cluster backend the cluster decides placement; no local cap
+
+
+def normalise_caps(resource_caps: dict[str, Any] | None, local: bool = True) -> dict[str, int]:
+    """Caps as integers.  ``threads`` defaults to this machine's CPUs for local runs and to
+    no limit for cluster backends; every other resource is unlimited unless capped."""
+    caps: dict[str, int] = {"threads": (os.cpu_count() or 1) if local else CLUSTER_THREADS}
     for k, v in (resource_caps or {}).items():
         if k == "threads" and v in ("all", None):
             continue
@@ -158,7 +163,8 @@ def execute(dag: DAG, resource_caps: dict[str, Any] | None = None, scheduler: Ca
     ``KeyboardInterrupt``/:class:`Interrupted` on SIGINT/SIGTERM after stopping jobs.
     """
     reporter = progress if progress is not None else Reporter()
-    caps = normalise_caps(resource_caps)
+    caps = normalise_caps(resource_caps, local=backend is None or backend == "local"
+                          or getattr(backend, "name", "") == "local")
     if dry_run:
         plan = make_plan(dag, scan_orphans=autoclean)
         reporter.on_plan(plan, True)
