@@ -662,7 +662,11 @@ class Bench:
     # ---- big
 
     def big(self, nbytes: int) -> Row:
-        size = f"{nbytes / GIB:g} GiB" if nbytes >= GIB else f"{nbytes / MIB:g} MiB"
+        size = next(
+            f"{nbytes / unit:g} {name}"
+            for unit, name in ((GIB, "GiB"), (MIB, "MiB"), (1024, "KiB"), (1, "bytes"))
+            if nbytes >= unit or unit == 1
+        )
         label = f"big {size}"
         progress(f"{label}: touch the big file, rerun (content unchanged: nothing should rerun)")
         base = self.work / "big"
