@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import queue
 import signal
+import stat
 import sys
 import threading
 import time
@@ -367,9 +368,14 @@ class _Run:
             if any(self.indeg.get(c.fingerprint) == 1 for c in self.children.get(job.fingerprint, ())):
                 self.unlocking.add(job.fingerprint)
             consumed = self._consumed(job)
-            fut = self.pool.submit(self._finalise, job, ev, consumed)
-            self.finalisers.add(fut)
-            fut.add_done_callback(self.finalisers.discard)
+            if self._small_outputs(job):
+                # A few small files: hashing and recording them here costs less than handing
+                # them to a thread and waiting for the answer (the next job waits either way).
+                self._finalise(job, ev, consumed)
+            else:
+                fut = self.pool.submit(self._finalise, job, ev, consumed)
+                self.finalisers.add(fut)
+                fut.add_done_callback(self.finalisers.discard)
         elif isinstance(ev, _Finalised):
             self.finalising -= 1
             job = ev.job
@@ -440,8 +446,25 @@ class _Run:
                          "sha256": self.current.get(pfp, {}).get(n.type.filename)}
         return out
 
+    INLINE_HASH_BYTES = 1 << 20
+
+    def _small_outputs(self, job: Job) -> bool:
+        """True when every output is a plain file and together they are under 1 MiB."""
+        d = job.dir
+        assert d is not None
+        total = 0
+        for t in job.rule.outputs.values():
+            try:
+                st = os.stat(d / t.filename)
+            except OSError:
+                continue  # missing: _finalise reports it
+            if not stat.S_ISREG(st.st_mode):
+                return False
+            total += st.st_size
+        return total <= self.INLINE_HASH_BYTES
+
     def _finalise(self, job: Job, result: JobResult, consumed: dict[str, Any]) -> None:
-        """Off the loop thread: verify outputs, hash them, write records, state last."""
+        """Verify outputs, hash them, write records, state last (big outputs: on a recorder thread)."""
         d = job.dir
         assert d is not None
         try:
