@@ -15,7 +15,7 @@ import stat
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
@@ -27,7 +27,7 @@ from .backends.base import Backend, JobResult, JobSpec
 from .graph import resolve_command
 from .plan import Plan, State, make_plan
 from .resources import parse_resource
-from .schedule import Remaining, default_scheduler
+from .schedule import ReadyHeap, Remaining, default_scheduler
 
 if TYPE_CHECKING:
     from .graph import DAG, Job
@@ -232,6 +232,10 @@ class _Run:
                 self.children.setdefault(p, []).append(j)
         self.ready: dict[str, Job] = {fp: j for fp, j in self.todo.items() if self.indeg[fp] == 0}
         self.remaining = Remaining(to_run, self.parents, self.children)
+        self.heap = ReadyHeap(scheduler, self.remaining) if ReadyHeap.handles(scheduler) else None
+        if self.heap is not None:
+            for j in self.ready.values():
+                self.heap.push(j)
         self.running: dict[str, tuple[Job, dict[str, int]]] = {}  # key -> (job, demand)
         self.finalising = 0
         self.used = dict.fromkeys(caps, 0)
@@ -266,17 +270,8 @@ class _Run:
             return
         if self.used["threads"] >= self.caps["threads"]:
             return  # every job needs at least one thread: do not even ask the scheduler
-        ready = list(self.ready.values())
-        order = self.scheduler(ready, self.remaining) if len(ready) > 1 else ready
-        if not order and not self.running and not self.finalising:
-            # Nothing would ever wake the loop again: fail loudly instead of hanging.
-            raise TypeError(f"scheduler returned none of the {len(ready)} ready jobs while nothing is "
-                            "running; a scheduler must return the ready jobs it wants started, in order")
         caps, used = self.caps, self.used
-        for job in order:
-            fp = getattr(job, "fingerprint", None)
-            if fp not in self.ready:
-                raise TypeError(f"scheduler returned {job!r}, which is not one of the ready jobs it was given")
+        for job in self._candidates():
             d = self.demand(job)
             if any(d[k] > caps[k] for k in caps):  # larger than a cap: runs alone when idle
                 if self.running:
@@ -289,9 +284,30 @@ class _Run:
             else:
                 break  # strict priority: the first job that does not fit waits, nothing overtakes it
 
+    def _candidates(self) -> Iterator[Job]:
+        """Ready jobs in scheduler order; the loop stops at the first one that does not fit."""
+        heap = self.heap
+        if heap is not None:  # a built-in scheduler: the head of the heap, until the loop stops
+            while (head := heap.peek()) is not None:
+                yield head
+            return
+        ready = list(self.ready.values())
+        order = self.scheduler(ready, self.remaining) if len(ready) > 1 else ready
+        if not order and not self.running and not self.finalising:
+            # Nothing would ever wake the loop again: fail loudly instead of hanging.
+            raise TypeError(f"scheduler returned none of the {len(ready)} ready jobs while nothing is "
+                            "running; a scheduler must return the ready jobs it wants started, in order")
+        for job in order:
+            if getattr(job, "fingerprint", None) not in self.ready:
+                raise TypeError(f"scheduler returned {job!r}, which is not one of the ready jobs it was given")
+            yield job
+
     def start(self, job: Job, demand: dict[str, int]) -> None:
         fp = job.fingerprint
         del self.ready[fp]
+        if self.heap is not None:
+            head = self.heap.pop()
+            assert head is job, "a built-in scheduler's job must start from the head of the heap"
         d = job.dir
         assert d is not None
         rule = job.rule
@@ -392,6 +408,8 @@ class _Run:
                     self.indeg[cfp] -= 1
                     if self.indeg[cfp] == 0:
                         self.ready[cfp] = c
+                        if self.heap is not None:
+                            self.heap.push(c)
             else:
                 self.fail(job, ev.reason)
         elif isinstance(ev, BaseException):
