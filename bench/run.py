@@ -506,10 +506,11 @@ class Bench:
         shutil.rmtree(base, ignore_errors=True)  # leftovers of an interrupted invocation
         base.mkdir(parents=True)
         # Every repetition gets a new, never-used outdir, and nothing is deleted until the
-        # whole benchmark is over: on ext4, creating files within ~30 s of deleting many
-        # others makes the inode allocator scan the recently deleted ones
-        # (find_inode_bit -> recently_deleted), which tripled necroflow's system time from
-        # one repetition to the next when each one started with `rm -rf outdir`.
+        # whole benchmark is over: on ext4 without a journal (this project's VM), creating
+        # files within ~30 s of deleting many others makes the inode allocator step over the
+        # recently deleted ones (find_inode_bit -> recently_deleted), which tripled
+        # necroflow's system time from one repetition to the next when each one started
+        # with `rm -rf outdir`.
         self.cleanup.append(base)
         count: dict[str, int] = {}
         current: dict[str, Path] = {}
