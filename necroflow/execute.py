@@ -147,10 +147,12 @@ def _log_tail(path: Path, lines: int = 20) -> str:
 
 
 class _Finalised:
-    __slots__ = ("job", "result", "ok", "reason", "hashes")
+    __slots__ = ("job", "result", "ok", "reason", "hashes", "entry")
 
-    def __init__(self, job: Job, result: JobResult, ok: bool, reason: str, hashes: dict[str, str]) -> None:
+    def __init__(self, job: Job, result: JobResult, ok: bool, reason: str, hashes: dict[str, str],
+                 entry: store.IndexEntry | None = None) -> None:
         self.job, self.result, self.ok, self.reason, self.hashes = job, result, ok, reason, hashes
+        self.entry = entry
 
 
 def execute(dag: DAG, resource_caps: dict[str, Any] | None = None, scheduler: Callable[..., Any] | None = None,
@@ -182,6 +184,7 @@ def execute(dag: DAG, resource_caps: dict[str, Any] | None = None, scheduler: Ca
         report = run.run()
         if autoclean:
             report.cleaned = autoclean_outputs(dag, plan, report)
+        save_index(dag, plan, run.index_updates)
         reporter.on_finish(report)
     finally:
         lock.release()
@@ -247,6 +250,7 @@ class _Run:
         # one component first" silently degrades into fifo whenever caps are tight).
         self.unlocking: set[str] = set()
         self.report = RunReport(plan=plan)
+        self.index_updates: dict[str, store.IndexEntry] = {}  # jobs recorded up to date in this run
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="necroflow-record")
         self.finalisers: set[Future[None]] = set()
         # Signals interrupt the loop only while it waits for an event.  Anywhere else (between
@@ -398,6 +402,8 @@ class _Run:
             fp = job.fingerprint
             self.unlocking.discard(fp)
             if ev.ok:
+                if ev.entry is not None:
+                    self.index_updates[job.key] = ev.entry
                 self.current[fp] = ev.hashes
                 self.report.ran.append(job.key)
                 self.indeg.pop(fp, None)
@@ -517,9 +523,12 @@ class _Run:
                 outs[fn] = {"sha256": sha, "size": sig[0], "mtime_ns": sig[1]}
                 hashes[fn] = sha
                 store.atomic_write(d / store.RIP / f"{fn}.hash", sha + "\n")
-            store.write_record(d, {"job": job.key, "fingerprint": job.fingerprint, "outputs": outs, "inputs": consumed})
+            record = {"job": job.key, "fingerprint": job.fingerprint, "outputs": outs, "inputs": consumed}
+            store.write_record(d, record)
             store.write_state(d, store.UP_TO_DATE)
-            self.events.put(_Finalised(job, result, True, "", hashes))
+            stamp = store.state_stamp(d)
+            entry = None if stamp is None else (stamp[0], stamp[1], store.UP_TO_DATE, record)
+            self.events.put(_Finalised(job, result, True, "", hashes, entry))
         except Exception as e:  # a failed record write must surface, not hang the loop
             try:
                 store.write_state(d, store.FAILED)
@@ -561,6 +570,24 @@ class _Run:
                 signal.signal(s, h)
             except (ValueError, OSError):
                 pass
+
+
+def save_index(dag: DAG, plan: Plan, updates: dict[str, store.IndexEntry]) -> None:
+    """Write ``outdir/.rip/index.json`` back when this run learned anything new.
+
+    The index is only a cache (each entry is checked against its node's state file), so a
+    failure to write it costs speed on the next run, never correctness.
+    """
+    look = plan.looker
+    if look is None or not (look.dirty or updates):
+        return
+    nodes = dict(look.index)
+    nodes.update(look.seen)
+    nodes.update(updates)
+    try:
+        store.write_index(dag.outdir, nodes)
+    except OSError:
+        pass
 
 
 def _json(data: Any) -> str:

@@ -21,7 +21,8 @@ class Job:
     """One rule call: a rule, its literal params and its parent nodes.  Co-outputs of a
     multi-output rule share one Job, one folder and one command run."""
 
-    __slots__ = ("rule", "params", "params_json", "inputs", "outputs", "fingerprint", "dir", "order", "__weakref__")
+    __slots__ = ("rule", "params", "params_json", "inputs", "outputs", "fingerprint", "dirs", "_dirp", "order",
+                 "__weakref__")
 
     def __init__(self, rule: Rule, params: dict[str, Any], params_json: str, inputs: dict[str, Node]) -> None:
         self.rule = rule
@@ -35,8 +36,22 @@ class Job:
             [(name, n.job.fingerprint, n.label) for name, n in inputs.items()],
         )
         self.outputs: dict[str, Node] = {label: Node(self, label, t) for label, t in rule.outputs.items()}
-        self.dir: Path | None = None
+        self.dirs: str | None = None  # the node folder as text; ``dir`` is the Path, made on demand
+        self._dirp: Path | None = None
         self.order = 0
+
+    @property
+    def dir(self) -> Path | None:
+        """The node folder ``outdir/{rule}/{hash16}``, once paths are resolved."""
+        p = self._dirp
+        if p is None and self.dirs is not None:
+            p = self._dirp = Path(self.dirs)
+        return p
+
+    @dir.setter
+    def dir(self, value: str | os.PathLike[str] | None) -> None:
+        self.dirs = None if value is None else os.fspath(value)
+        self._dirp = None
 
     @property
     def hash16(self) -> str:
@@ -176,9 +191,9 @@ class Pipeline:
         """Every node this pipeline needs, parents first (co-outputs listed once each)."""
         return [n for j in self.jobs for n in j.outputs.values()]
 
-    def sinks(self) -> dict[str, Node]:
+    def sinks(self, jobs: list[Job] | None = None) -> dict[str, Node]:
         """Labelled nodes that no other node of this pipeline consumes: the default requests."""
-        consumed = {(id(n.job), n.label) for j in self.jobs for n in j.inputs.values()}
+        consumed = {(id(n.job), n.label) for j in (self.jobs if jobs is None else jobs) for n in j.inputs.values()}
         return {k: n for k, n in self._labels.items() if (id(n.job), n.label) not in consumed}
 
     def resolve_paths(self, outdir: str | os.PathLike[str]) -> None:
@@ -211,8 +226,9 @@ class DAG:
         """Add a pipeline; ``requests`` names the attributes to build (default: its sinks)."""
         if not isinstance(pipeline, Pipeline):
             raise TypeError(f"DAG.add expects a Pipeline, got {type(pipeline).__name__}")
+        pjobs = pipeline.jobs
         if requests is None:
-            wanted = pipeline.sinks()
+            wanted = pipeline.sinks(pjobs)
         else:
             wanted = {}
             for label in requests:
@@ -221,10 +237,12 @@ class DAG:
                 wanted[label] = pipeline[label]
         idx = len(self.pipelines)
         self.pipelines.append(pipeline)
-        outdir = self.outdir
+        root = str(self.outdir)
         jobs = self.jobs
-        for j in pipeline.jobs:
-            j.dir = outdir / j.rule.name / j.fingerprint[:16]
+        for j in pjobs:
+            dirs = f"{root}/{j.rule.name}/{j.fingerprint[:16]}"
+            if j.dirs != dirs:
+                j.dirs, j._dirp = dirs, None
             if j.fingerprint not in jobs:
                 j.order = len(jobs)
                 jobs[j.fingerprint] = j

@@ -7,6 +7,7 @@ per output; a file is re-hashed only when its size or mtime moved since it was h
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 from collections import Counter
@@ -50,6 +51,7 @@ class Plan:
     entries: dict[str, Entry]  # fingerprint -> entry
     current: dict[str, dict[str, str]]  # fingerprint -> {filename: sha256} of satisfied jobs
     orphans: list[Path] = field(default_factory=list)
+    looker: Any = None  # the plan's _Looker: index entries for the run loop to write back
 
     @property
     def to_run(self) -> list[Job]:
@@ -104,7 +106,7 @@ def required_jobs(dag: DAG) -> list[Job]:
     return [j for fp, j in jobs.items() if fp in need]
 
 
-def current_hashes(node_dir: Path, record: dict[str, Any], filenames: list[str],
+def current_hashes(node_dir: str | Path, record: dict[str, Any], filenames: list[str],
                    persist: bool) -> tuple[dict[str, str] | None, str]:
     """Content hashes of a finished job's outputs, re-hashing only files whose size/mtime moved.
 
@@ -118,7 +120,7 @@ def current_hashes(node_dir: Path, record: dict[str, Any], filenames: list[str],
     result: dict[str, str] = {}
     changed = False
     for fn in filenames:
-        sig = store.signature(node_dir / fn)
+        sig = store.signature(f"{node_dir}/{fn}")
         if sig is None:
             return None, f"output {fn} absent"
         rec = outs.get(fn)
@@ -127,15 +129,58 @@ def current_hashes(node_dir: Path, record: dict[str, Any], filenames: list[str],
         if rec.get("size") == sig[0] and rec.get("mtime_ns") == sig[1]:
             result[fn] = rec["sha256"]
             continue
-        sha = store.hash_path(node_dir / fn)
+        sha = store.hash_path(Path(node_dir, fn))
         result[fn] = sha
         outs[fn] = {"sha256": sha, "size": sig[0], "mtime_ns": sig[1]}  # so it is not hashed again
         changed = True
     if changed and persist:
-        store.write_record(node_dir, record)
+        nd = Path(node_dir)
+        store.write_record(nd, record)
         for fn in filenames:
-            store.atomic_write(node_dir / store.RIP / f"{fn}.hash", result[fn] + "\n")
-    return result, ""
+            store.atomic_write(nd / store.RIP / f"{fn}.hash", result[fn] + "\n")
+    return result, "re-hashed" if changed else ""
+
+
+class _Looker:
+    """What the plan reads from disk, read cheaply.
+
+    A rule folder is listed once, so a node that was never built costs a set lookup, not an
+    ``open``; a node whose state file still matches ``outdir/.rip/index.json`` is judged from
+    the index, so a no-op rerun reads one file in all instead of two per node.
+    """
+
+    def __init__(self, outdir: Path) -> None:
+        self.outdir = outdir
+        self.index = store.load_index(outdir)
+        self.seen: dict[str, store.IndexEntry] = {}  # what the index should say after this plan
+        self.dirty = False
+        self._present: dict[str, set[str]] = {}
+
+    def folder_exists(self, job: Job) -> bool:
+        rule = job.rule.name
+        names = self._present.get(rule)
+        if names is None:
+            try:
+                names = set(os.listdir(self.outdir / rule))
+            except OSError:
+                names = set()
+            self._present[rule] = names
+        return job.fingerprint[:16] in names
+
+    def state_and_record(self, job: Job) -> tuple[str | None, dict[str, Any] | None, tuple[int, int] | None]:
+        d = job.dir
+        assert d is not None and job.dirs is not None
+        stamp = store.state_stamp(job.dirs)
+        if stamp is None:
+            return None, None, None
+        e = self.index.get(job.key)
+        if e is not None and store.valid_entry(e) and e[0] == stamp[0] and e[1] == stamp[1]:
+            return e[2], e[3], stamp
+        self.dirty = True
+        self.index.pop(job.key, None)  # out of date: replaced by what ``seen`` learns, if anything
+        state = store.read_state(d)
+        record = store.read_record(d) if state in (store.UP_TO_DATE, store.CLEANED) else None
+        return state, record, stamp
 
 
 def make_plan(dag: DAG, *, scan_orphans: bool = False, persist: bool = False) -> Plan:
@@ -144,11 +189,18 @@ def make_plan(dag: DAG, *, scan_orphans: bool = False, persist: bool = False) ->
     entries: dict[str, Entry] = {}
     current: dict[str, dict[str, str]] = {}
     runs: set[str] = set()
-    for job in required:
-        entry = _classify(job, entries, current, runs, requested_fps, persist)
-        entries[job.fingerprint] = entry
-        if entry.state in RUNNABLE:
-            runs.add(job.fingerprint)
+    look = _Looker(dag.outdir)
+    gc_was_on = gc.isenabled()
+    gc.disable()  # the plan allocates a few objects per job and frees none: nothing for the GC to find
+    try:
+        for job in required:
+            entry = _classify(job, entries, current, runs, requested_fps, persist, look)
+            entries[job.fingerprint] = entry
+            if entry.state in RUNNABLE:
+                runs.add(job.fingerprint)
+    finally:
+        if gc_was_on:
+            gc.enable()
     # A cleaned intermediate is satisfied only while nothing downstream must rerun.
     for job in reversed(required):
         if job.fingerprint in runs:
@@ -159,17 +211,20 @@ def make_plan(dag: DAG, *, scan_orphans: bool = False, persist: bool = False) ->
                     entries[pfp] = Entry(e.job, State.MISSING, f"cleaned intermediate needed by {job.key}")
                     runs.add(pfp)
     plan = Plan(dag, required, entries, current)
+    plan.looker = look
     if scan_orphans:
         plan.orphans = find_orphans(dag.outdir, {j.key for j in required})
     return plan
 
 
 def _classify(job: Job, entries: dict[str, Entry], current: dict[str, dict[str, str]], runs: set[str],
-              requested_fps: set[str], persist: bool) -> Entry:
+              requested_fps: set[str], persist: bool, look: _Looker) -> Entry:
     d = job.dir
     assert d is not None
+    if not look.folder_exists(job):
+        return Entry(job, State.MISSING, "output absent")
     filenames = [t.filename for t in job.rule.outputs.values()]
-    state = store.read_state(d)
+    state, record, stamp = look.state_and_record(job)
     if state is None:
         if any(store.exists(d / fn) for fn in filenames):
             return Entry(job, State.INTERRUPTED, "no state record: output of unknown origin")
@@ -180,7 +235,6 @@ def _classify(job: Job, entries: dict[str, Entry], current: dict[str, dict[str, 
         return Entry(job, State.FAILED, "previous run failed")
     if state not in (store.UP_TO_DATE, store.CLEANED):
         return Entry(job, State.INTERRUPTED, f"unknown state {state!r}")
-    record = store.read_record(d)
     if record is None:
         return Entry(job, State.INTERRUPTED, "records incomplete")
     if state == store.CLEANED:
@@ -192,9 +246,13 @@ def _classify(job: Job, entries: dict[str, Entry], current: dict[str, dict[str, 
         if job.fingerprint in requested_fps:
             return Entry(job, State.MISSING, "cleaned by autoclean, now requested")
     else:
-        cur, why = current_hashes(d, record, filenames, persist)
+        cur, why = current_hashes(job.dirs or d, record, filenames, persist)
         if cur is None:
             return Entry(job, State.MISSING, why)
+        if why:  # re-hashed: the record changed
+            look.dirty = True
+    assert stamp is not None
+    look.seen[job.key] = (stamp[0], stamp[1], state, record)
     stale = _stale_reason(job, record, current, runs)
     if stale:
         return Entry(job, State.STALE, stale)

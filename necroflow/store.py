@@ -91,7 +91,51 @@ def write_record(node_dir: Path, record: dict[str, Any]) -> None:
     atomic_write(node_dir / RIP / "record.json", json.dumps(record, sort_keys=True, separators=(",", ":")))
 
 
-def signature(path: Path) -> tuple[int, int] | None:
+INDEX_NAME = "index.json"
+INDEX_VERSION = 1
+
+# One index entry: the state file's (inode, mtime_ns) when it was indexed, the state it
+# held, and the node's record.json.  An entry is trusted only while the state file still
+# has that inode and mtime (every state write is a fresh file via rename, and any edit
+# moves the mtime); anything else falls back to the node's own files.
+IndexEntry = tuple[int, int, str, dict[str, Any]]
+
+
+def load_index(outdir: Path) -> dict[str, IndexEntry]:
+    """``outdir/.rip/index.json``: a cache of every node's state and record, so that a no-op
+    rerun reads one file instead of two per node.  A missing or damaged index is empty."""
+    text = read_text(outdir / RIP / INDEX_NAME)
+    if not text:
+        return {}
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return {}
+    if not isinstance(doc, dict) or doc.get("version") != INDEX_VERSION or not isinstance(doc.get("nodes"), dict):
+        return {}
+    return doc["nodes"]  # entries are checked when used: valid_entry()
+
+
+def valid_entry(e: Any) -> bool:
+    return (isinstance(e, (list, tuple)) and len(e) == 4 and isinstance(e[0], int) and isinstance(e[1], int)
+            and isinstance(e[2], str) and isinstance(e[3], dict))
+
+
+def write_index(outdir: Path, nodes: dict[str, IndexEntry]) -> None:
+    doc = {"version": INDEX_VERSION, "nodes": {k: list(v) for k, v in nodes.items()}}
+    atomic_write(outdir / RIP / INDEX_NAME, json.dumps(doc, separators=(",", ":")))
+
+
+def state_stamp(node_dir: str | Path) -> tuple[int, int] | None:
+    """(inode, mtime_ns) of a node's state file, for checking an index entry."""
+    try:
+        st = os.stat(f"{node_dir}/{RIP}/state")
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+def signature(path: str | Path) -> tuple[int, int] | None:
     """(size, mtime_ns) of a file, or a cheap digest of a tree's (names, sizes, mtimes); None if absent."""
     try:
         st = os.lstat(path)
@@ -119,7 +163,7 @@ def exists(path: Path) -> bool:
         return False
 
 
-def _walk_tree(root: Path) -> list[tuple[str, os.stat_result]]:
+def _walk_tree(root: str | Path) -> list[tuple[str, os.stat_result]]:
     out: list[tuple[str, os.stat_result]] = []
     stack = [("", str(root))]
     while stack:
