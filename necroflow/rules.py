@@ -178,8 +178,7 @@ class Rule:
         return f"<Rule {self.name}>"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from .graph import Job, Node  # graph builds on rules; the call is the one edge back
-
+        Job, Node = _graph()
         if len(args) > len(self.order):
             raise TypeError(f"{self.name}() takes {len(self.order)} arguments but {len(args)} were given")
         bound: dict[str, Any] = {}
@@ -196,7 +195,7 @@ class Rule:
         missing = [k for k in self.order if k not in bound]
         if missing:
             raise TypeError(f"{self.name}() missing {len(missing)} required argument(s): {', '.join(map(repr, missing))}")
-        parents: dict[str, Node] = {}
+        parents: dict[str, Any] = {}
         params: dict[str, Any] = {}
         for key, expected in self.inputs.items():
             value = bound[key]
@@ -215,14 +214,29 @@ class Rule:
             value = bound[key]
             if isinstance(value, Node):
                 raise TypeError(f"rule {self.name!r}: {key!r} is a literal param, not an input; got a node")
-            value = check_param_type(self.name, key, expected, value)
+            if type(value) is not str or expected is not str:  # the common case needs no check
+                value = check_param_type(self.name, key, expected, value)
             try:
-                params[key] = canonical(value, f"rule {self.name!r}: param {key!r}")
+                params[key] = (value if type(value) is str and value.isascii()
+                               else canonical(value, f"rule {self.name!r}: param {key!r}"))
             except UnhashableParam as e:
                 raise TypeError(str(e)) from None
         job = Job(self, params, dumps(params), parents)
         nodes = tuple(job.outputs.values())
         return nodes if self.multi else nodes[0]
+
+
+_GRAPH: tuple[Any, Any] | None = None
+
+
+def _graph() -> tuple[Any, Any]:
+    """``(Job, Node)`` from :mod:`necroflow.graph`, which builds on this module (imported once)."""
+    global _GRAPH
+    if _GRAPH is None:
+        from .graph import Job, Node
+
+        _GRAPH = (Job, Node)
+    return _GRAPH
 
 
 def check_param_type(rule: str, key: str, expected: Any, value: Any) -> Any:
