@@ -66,9 +66,12 @@ def canonical(value: Any, where: str) -> Any:
     )
 
 
+_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
 def dumps(value: Any) -> str:
     """Canonical JSON text of already-canonical data."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "{}" if not value and isinstance(value, dict) else _ENCODE(value)
 
 
 def rule_digest(name: str, command: str, inputs: dict[str, str], params: list[str],
@@ -79,14 +82,24 @@ def rule_digest(name: str, command: str, inputs: dict[str, str], params: list[st
     return hashlib.sha256(payload.encode()).digest()
 
 
+_PREFIXES: dict[bytes, Any] = {}
+
+
+def _prefix(rule_dig: bytes) -> Any:
+    """SHA-256 state after the version tag and a rule's digest: hashed once per rule, copied per call."""
+    h = _PREFIXES.get(rule_dig)
+    if h is None:
+        h = _PREFIXES[rule_dig] = hashlib.sha256(VERSION + rule_dig)
+    return h
+
+
 def call_fingerprint(rule_dig: bytes, params_json: str, parents: list[tuple[str, str, str]]) -> str:
     """Fingerprint of one rule call.
 
     ``parents`` is a list of (input name, parent fingerprint, parent output label) in the
     rule's declared input order.  Every variable-length field is length-prefixed.
     """
-    h = hashlib.sha256(VERSION)
-    h.update(rule_dig)
+    h = _prefix(rule_dig).copy()
     pb = params_json.encode()
     h.update(len(pb).to_bytes(8, "big"))
     h.update(pb)

@@ -168,16 +168,17 @@ class _Looker:
         return job.fingerprint[:16] in names
 
     def state_and_record(self, job: Job) -> tuple[str | None, dict[str, Any] | None, tuple[int, int] | None]:
-        d = job.dir
-        assert d is not None and job.dirs is not None
+        assert job.dirs is not None
         stamp = store.state_stamp(job.dirs)
         if stamp is None:
             return None, None, None
-        e = self.index.get(job.key)
+        key = job.key
+        e = self.index.get(key)
         if e is not None and store.valid_entry(e) and e[0] == stamp[0] and e[1] == stamp[1]:
             return e[2], e[3], stamp
         self.dirty = True
-        self.index.pop(job.key, None)  # out of date: replaced by what ``seen`` learns, if anything
+        self.index.pop(key, None)  # out of date: replaced by what ``seen`` learns, if anything
+        d = Path(job.dirs)
         state = store.read_state(d)
         record = store.read_record(d) if state in (store.UP_TO_DATE, store.CLEANED) else None
         return state, record, stamp
@@ -219,14 +220,14 @@ def make_plan(dag: DAG, *, scan_orphans: bool = False, persist: bool = False) ->
 
 def _classify(job: Job, entries: dict[str, Entry], current: dict[str, dict[str, str]], runs: set[str],
               requested_fps: set[str], persist: bool, look: _Looker) -> Entry:
-    d = job.dir
-    assert d is not None
     if not look.folder_exists(job):
         return Entry(job, State.MISSING, "output absent")
+    ds = job.dirs
+    assert ds is not None
     filenames = [t.filename for t in job.rule.outputs.values()]
     state, record, stamp = look.state_and_record(job)
     if state is None:
-        if any(store.exists(d / fn) for fn in filenames):
+        if any(os.path.lexists(f"{ds}/{fn}") for fn in filenames):
             return Entry(job, State.INTERRUPTED, "no state record: output of unknown origin")
         return Entry(job, State.MISSING, "output absent")
     if state in (store.RUNNING, store.INTERRUPTED):
@@ -246,7 +247,7 @@ def _classify(job: Job, entries: dict[str, Entry], current: dict[str, dict[str, 
         if job.fingerprint in requested_fps:
             return Entry(job, State.MISSING, "cleaned by autoclean, now requested")
     else:
-        cur, why = current_hashes(job.dirs or d, record, filenames, persist)
+        cur, why = current_hashes(ds, record, filenames, persist)
         if cur is None:
             return Entry(job, State.MISSING, why)
         if why:  # re-hashed: the record changed
