@@ -37,7 +37,7 @@ RUNNABLE = frozenset({State.MISSING, State.STALE, State.INTERRUPTED, State.FAILE
 _HASH16 = re.compile(r"^[0-9a-f]{16}$")
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
     job: Job
     state: State
@@ -224,7 +224,7 @@ def _classify(job: Job, entries: dict[str, Entry], current: dict[str, dict[str, 
         return Entry(job, State.MISSING, "output absent")
     ds = job.dirs
     assert ds is not None
-    filenames = [t.filename for t in job.rule.outputs.values()]
+    filenames = job.rule.filenames
     state, record, stamp = look.state_and_record(job)
     if state is None:
         if any(os.path.lexists(f"{ds}/{fn}") for fn in filenames):
@@ -265,14 +265,16 @@ def _stale_reason(job: Job, record: dict[str, Any], current: dict[str, dict[str,
     consumed = record.get("inputs") or {}
     for name, n in job.inputs.items():
         pfp = n.job.fingerprint
-        pkey = f"{n.job.rule.name}/{pfp[:16]}"
         if pfp in runs:
-            return f"parent {pkey} will run"
+            return f"parent {n.job.rule.name}/{pfp[:16]} will run"
         had = consumed.get(name)
-        now = current.get(pfp, {}).get(n.type.filename)
+        now = current.get(pfp, _EMPTY).get(n.type.filename)
         if not isinstance(had, dict) or had.get("sha256") != now:
-            return f"input {name} ({pkey}/{n.type.filename}) content changed"
+            return f"input {name} ({n.job.rule.name}/{pfp[:16]}/{n.type.filename}) content changed"
     return ""
+
+
+_EMPTY: dict[str, str] = {}
 
 
 def find_orphans(outdir: Path, keep: set[str]) -> list[Path]:

@@ -142,6 +142,7 @@ class Rule:
             filenames[fn] = label
             self.outputs[label] = t
         self.multi = len(self.outputs) > 1 if multi is None else multi
+        self.filenames: list[str] = [t.filename for t in self.outputs.values()]  # output files, in order
         cons = constraints if isinstance(constraints, Constraints) else Constraints(name, **dict(constraints or {}))
         self.constraints: Constraints = cons
         self.order = list(order) if order is not None else list(inputs)
