@@ -93,7 +93,7 @@ def test_cli_synopsis_options_exist() -> None:
 
     text = "\n".join(b for b in blocks("text") if "necroflow run" in b)
     helps = ""
-    for cmd in ("run", "validate", "schema"):
+    for cmd in ("run", "validate", "schema", "status", "graph", "report", "clean"):
         helps += CliRunner().invoke(app, [cmd, "--help"], terminal_width=200).output
     for opt in sorted(set(re.findall(r"(--[a-z][a-z-]+)", text))):
         assert opt in helps, f"README shows {opt} but no command's --help has it"
