@@ -99,6 +99,34 @@ def test_cli_synopsis_options_exist() -> None:
         assert opt in helps, f"README shows {opt} but no command's --help has it"
 
 
+def test_sh_block_necroflow_commands_parse() -> None:
+    """Commands shown in sh blocks (cluster examples) use real commands and options: each is
+    parsed by the CLI itself, without running it."""
+    import shlex
+
+    import typer.main
+
+    from necroflow.cli import app
+
+    cli = typer.main.get_command(app)
+    seen = 0
+    for block in blocks("sh"):
+        for line in block.splitlines():
+            words = shlex.split(line, comments=True)
+            while words and "=" in words[0] and not words[0].startswith("-"):
+                words = words[1:]  # VAR=value prefixes
+            if not words or words[0] != "necroflow":
+                continue
+            args = words[1:]
+            ctx = cli.make_context("necroflow", list(args), resilient_parsing=False)  # type: ignore[attr-defined]
+            with ctx:
+                sub = cli.get_command(ctx, args[0])  # type: ignore[attr-defined]
+                assert sub is not None, line
+                sub.make_context(args[0], list(args[1:]), parent=ctx)
+            seen += 1
+    assert seen >= 2
+
+
 def test_setup_commands_exist_in_makefile() -> None:
     make = (ROOT / "Makefile").read_text()
     for block in blocks("sh"):
