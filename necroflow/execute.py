@@ -527,7 +527,7 @@ class _Run:
             store.write_record(d, record)
             store.write_state(d, store.UP_TO_DATE)
             stamp = store.state_stamp(d)
-            entry = None if stamp is None else (stamp[0], stamp[1], store.UP_TO_DATE, record)
+            entry = None if stamp is None else (stamp[0], stamp[1], store.UP_TO_DATE, store.index_record(record))
             self.events.put(_Finalised(job, result, True, "", hashes, entry))
         except Exception as e:  # a failed record write must surface, not hang the loop
             try:

@@ -135,7 +135,9 @@ def current_hashes(node_dir: str | Path, record: dict[str, Any], filenames: list
         changed = True
     if changed and persist:
         nd = Path(node_dir)
-        store.write_record(nd, record)
+        full = store.read_record(nd) or record  # ``record`` may be the index's shorter copy
+        full["outputs"] = outs
+        store.write_record(nd, full)
         for fn in filenames:
             store.atomic_write(nd / store.RIP / f"{fn}.hash", result[fn] + "\n")
     return result, "re-hashed" if changed else ""
@@ -253,7 +255,7 @@ def _classify(job: Job, entries: dict[str, Entry], current: dict[str, dict[str, 
         if why:  # re-hashed: the record changed
             look.dirty = True
     assert stamp is not None
-    look.seen[job.key] = (stamp[0], stamp[1], state, record)
+    look.seen[job.key] = (stamp[0], stamp[1], state, store.index_record(record))
     stale = _stale_reason(job, record, current, runs)
     if stale:
         return Entry(job, State.STALE, stale)

@@ -191,10 +191,11 @@ class Rule:
             if key in bound:
                 raise TypeError(f"{self.name}() got multiple values for argument {key!r}")
             bound[key] = value
-        for key, value in self.defaults.items():
-            bound.setdefault(key, value)
-        missing = [k for k in self.order if k not in bound]
-        if missing:
+        if self.defaults:
+            for key, value in self.defaults.items():
+                bound.setdefault(key, value)
+        if len(bound) != len(self.order):
+            missing = [k for k in self.order if k not in bound]
             raise TypeError(f"{self.name}() missing {len(missing)} required argument(s): {', '.join(map(repr, missing))}")
         parents: dict[str, Any] = {}
         params: dict[str, Any] = {}
@@ -223,8 +224,9 @@ class Rule:
             except UnhashableParam as e:
                 raise TypeError(str(e)) from None
         job = Job(self, params, dumps(params), parents)
-        nodes = tuple(job.outputs.values())
-        return nodes if self.multi else nodes[0]
+        if self.multi:
+            return tuple(job.outputs.values())
+        return next(iter(job.outputs.values()))
 
 
 _GRAPH: tuple[Any, Any] | None = None

@@ -121,6 +121,17 @@ def valid_entry(e: Any) -> bool:
             and isinstance(e[2], str) and isinstance(e[3], dict))
 
 
+def index_record(record: dict[str, Any]) -> dict[str, Any]:
+    """What the index keeps of a record: output signatures and the input hashes consumed
+    (the rest of ``record.json`` is provenance the plan does not need)."""
+    ins = record.get("inputs")
+    return {
+        "outputs": record.get("outputs"),
+        "inputs": {k: {"sha256": v.get("sha256")} for k, v in ins.items() if isinstance(v, dict)}
+        if isinstance(ins, dict) else {},
+    }
+
+
 def write_index(outdir: Path, nodes: dict[str, IndexEntry]) -> None:
     doc = {"version": INDEX_VERSION, "nodes": {k: list(v) for k, v in nodes.items()}}
     atomic_write(outdir / RIP / INDEX_NAME, json.dumps(doc, separators=(",", ":")))
