@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from procs import group_alive
 
 from necroflow import (
     DAG,
@@ -64,21 +65,6 @@ def execute(*pipelines: Pipeline, outdir: Path, **kw: Any) -> Any:
         dag.add(p)
     kw.setdefault("progress", Reporter(stream=open(os.devnull, "w")))  # noqa: SIM115
     return dag.execute(**kw)
-
-
-def group_alive(pgid: int) -> bool:
-    """Whether any live (non-zombie) process is in process group ``pgid``."""
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
 
 
 def wait_dead(pgid: int, timeout: float = 3.0) -> bool:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from procs import group_alive
 
 from necroflow import DAG, Inputs, NodeType, Outputs, Pipeline, Reporter, Rules
 from necroflow.store import OutdirLocked, read_state
@@ -49,21 +50,6 @@ if __name__ == "__main__":
     report = dag.execute(resource_caps={"threads": 2})
     print("ran", len(report.ran))
 """
-
-
-def group_alive(pgid: int) -> bool:
-    """Whether any live (non-zombie) process is in process group ``pgid``."""
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
 
 
 def wait_for(cond: Callable[[], bool], timeout: float = 10.0, poll: float = 0.02) -> bool:
