@@ -522,7 +522,7 @@ class _Run:
                 assert sig is not None
                 outs[fn] = {"sha256": sha, "size": sig[0], "mtime_ns": sig[1]}
                 hashes[fn] = sha
-                store.atomic_write(d / store.RIP / f"{fn}.hash", sha + "\n")
+                store.atomic_write(d / store.RIP / f"{fn}.hash", sha)
             record = {"job": job.key, "fingerprint": job.fingerprint, "outputs": outs, "inputs": consumed}
             store.write_record(d, record)
             store.write_state(d, store.UP_TO_DATE)

@@ -139,7 +139,7 @@ def current_hashes(node_dir: str | Path, record: dict[str, Any], filenames: list
         full["outputs"] = outs
         store.write_record(nd, full)
         for fn in filenames:
-            store.atomic_write(nd / store.RIP / f"{fn}.hash", result[fn] + "\n")
+            store.atomic_write(nd / store.RIP / f"{fn}.hash", result[fn])
     return result, "re-hashed" if changed else ""
 
 

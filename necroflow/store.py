@@ -73,7 +73,7 @@ def read_state(node_dir: Path) -> str | None:
 
 
 def write_state(node_dir: Path, state: str) -> None:
-    atomic_write(node_dir / RIP / "state", state + "\n")
+    atomic_write(node_dir / RIP / "state", state)
 
 
 def read_record(node_dir: Path) -> dict[str, Any] | None:
