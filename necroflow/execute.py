@@ -385,10 +385,13 @@ class _Run:
                 self.used[k] -= v
             self.solo = False
             self.finalising += 1
-            if any(self.indeg.get(c.fingerprint) == 1 for c in self.children.get(job.fingerprint, ())):
-                self.unlocking.add(job.fingerprint)
             consumed = self._consumed(job)
             if self._small_outputs(job):
+                # Its child becomes ready with the event _finalise queues now: hold launches
+                # back until then, so the scheduler sees that child (never while a big output
+                # is being hashed on a recorder thread: that would leave cores idle).
+                if any(self.indeg.get(c.fingerprint) == 1 for c in self.children.get(job.fingerprint, ())):
+                    self.unlocking.add(job.fingerprint)
                 # A few small files: hashing and recording them here costs less than handing
                 # them to a thread and waiting for the answer (the next job waits either way).
                 self._finalise(job, ev, consumed)
@@ -460,6 +463,10 @@ class _Run:
                 self.finalising -= 1
                 if ev.ok:
                     self.report.ran.append(ev.job.key)
+                elif ev.job.key not in self.report.failed:  # a second failure at the same moment
+                    assert ev.job.dir is not None
+                    self.report.failed.append(ev.job.key)
+                    self.errors.append(JobFailed(ev.job, ev.reason, ev.job.dir / store.RIP / "job.log"))
         self.finalising = 0
 
     def _consumed(self, job: Job) -> dict[str, Any]:

@@ -169,14 +169,15 @@ class _Looker:
             self._present[rule] = names
         return job.fingerprint[:16] in names
 
-    def state_and_record(self, job: Job) -> tuple[str | None, dict[str, Any] | None, tuple[int, int] | None]:
+    def state_and_record(self, job: Job) -> tuple[str | None, dict[str, Any] | None, tuple[int, int, int] | None]:
         assert job.dirs is not None
         stamp = store.state_stamp(job.dirs)
         if stamp is None:
             return None, None, None
         key = job.key
         e = self.index.get(key)
-        if e is not None and store.valid_entry(e) and e[0] == stamp[0] and e[1] == stamp[1]:
+        if (e is not None and store.valid_entry(e) and e[0] == stamp[0] and e[1] == stamp[1]
+                and len(e[2]) == stamp[2]):
             return e[2], e[3], stamp
         self.dirty = True
         self.index.pop(key, None)  # out of date: replaced by what ``seen`` learns, if anything

@@ -118,9 +118,11 @@ class ReadyHeap:
 
     Calling a scheduler sorts every ready job each time a slot frees, which is quadratic
     when 100,000 samples are ready at once.  For ``fifo_scheduler`` and
-    ``smallest_component_scheduler`` the run loop keeps this heap instead and gets the same
-    order.  Component sizes only shrink as work finishes, so a stored key is an upper bound:
-    the head is re-keyed when it surfaces and pushed back if it has improved.
+    ``smallest_component_scheduler`` the run loop keeps this heap instead.  fifo order is
+    exact.  Component sizes only shrink as work finishes, so a stored key is an upper bound:
+    the head is re-keyed when it surfaces and pushed back if it has improved; a queued job
+    whose component shrank below the head's key is seen only when it surfaces, so the order
+    can differ from a full re-sort in such ties (never a job skipped or started twice).
     """
 
     def __init__(self, scheduler: Any, remaining: Remaining) -> None:

@@ -137,13 +137,15 @@ def write_index(outdir: Path, nodes: dict[str, IndexEntry]) -> None:
     atomic_write(outdir / RIP / INDEX_NAME, json.dumps(doc, separators=(",", ":")))
 
 
-def state_stamp(node_dir: str | Path) -> tuple[int, int] | None:
-    """(inode, mtime_ns) of a node's state file, for checking an index entry."""
+def state_stamp(node_dir: str | Path) -> tuple[int, int, int] | None:
+    """(inode, mtime_ns, size) of a node's state file, for checking an index entry (the
+    size must also equal the indexed state word's: cheap insurance on file systems with
+    coarse timestamps that reuse inodes)."""
     try:
         st = os.stat(f"{node_dir}/{RIP}/state")
     except OSError:
         return None
-    return st.st_ino, st.st_mtime_ns
+    return st.st_ino, st.st_mtime_ns, st.st_size
 
 
 def signature(path: str | Path) -> tuple[int, int] | None:

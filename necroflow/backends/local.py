@@ -26,7 +26,7 @@ class LocalBackend(Backend):
     def hold(self, fd: int) -> None:
         """Jobs inherit ``fd`` (the outdir lock): if necroflow is SIGKILLed, the outdir stays
         locked until the jobs it left running have ended, so no rerun races them."""
-        self._held = (*self._held, fd)
+        self._held = (fd,)
 
     def submit(self, job: JobSpec) -> None:
         start = time.time()
@@ -47,15 +47,21 @@ class LocalBackend(Backend):
         t.start()
 
     def _wait(self, job: JobSpec, proc: subprocess.Popen[bytes], start: float) -> None:
-        _, status, ru = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)  # keep Popen from reaping again
         # A job is its process group: once its shell has exited, anything it left behind in
         # the group is stopped, so nothing keeps writing into a folder that is being recorded
-        # (or that the next run must redo), and nothing outlives the run.
+        # (or that the next run must redo), and nothing outlives the run.  The shell is
+        # waited for without being reaped first, so its pid (the group id) cannot be reused
+        # by another process before the group is killed.
+        try:
+            os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+        except ChildProcessError:
+            pass
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except OSError:
             pass
+        _, status, ru = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)  # keep Popen from reaping again
         end = time.time()
         with self._lock:
             self._procs.pop(job.key, None)
