@@ -316,7 +316,7 @@ class _Run:
         assert d is not None
         rule = job.rule
         try:
-            store.prepare_node_dir(d, [t.filename for t in rule.outputs.values()])
+            store.prepare_node_dir(d, rule.filenames)
             prep_error: OSError | None = None
         except OSError as e:  # e.g. disk full: this job fails like any other; no crash, no traceback
             prep_error = e
@@ -484,9 +484,9 @@ class _Run:
         d = job.dir
         assert d is not None
         total = 0
-        for t in job.rule.outputs.values():
+        for fn in job.rule.filenames:
             try:
-                st = os.stat(d / t.filename)
+                st = os.stat(d / fn)
             except OSError:
                 continue  # missing: _finalise reports it
             if not stat.S_ISREG(st.st_mode):
@@ -509,8 +509,8 @@ class _Run:
                 store.write_state(d, store.FAILED)
                 self.events.put(_Finalised(job, result, False, result.message or "failed", {}))
                 return
-            filenames = [t.filename for t in job.rule.outputs.values()]
-            missing = [fn for fn in filenames if not store.exists(d / fn)]
+            sigs = {fn: store.signature(d / fn) for fn in job.rule.filenames}  # None: absent
+            missing = [fn for fn, sig in sigs.items() if sig is None]
             if missing:
                 store.write_state(d, store.FAILED)
                 msg = f"exited 0 but did not write declared output(s): {', '.join(missing)}"
@@ -523,8 +523,7 @@ class _Run:
                 return
             outs: dict[str, Any] = {}
             hashes: dict[str, str] = {}
-            for fn in filenames:
-                sig = store.signature(d / fn)
+            for fn, sig in sigs.items():
                 sha = store.hash_path(d / fn)
                 assert sig is not None
                 outs[fn] = {"sha256": sha, "size": sig[0], "mtime_ns": sig[1]}
@@ -674,7 +673,7 @@ def autoclean_outputs(dag: DAG, plan: Plan, report: RunReport) -> list[str]:
             continue
         for t in j.rule.outputs.values():
             target = d / t.filename
-            if store.exists(target) or os.path.islink(target):
+            if os.path.lexists(target):
                 store.remove_output(target)
                 removed.append(str(target))
         store.write_state(d, store.CLEANED)

@@ -114,7 +114,7 @@ def collect_jobs(outdir: str | os.PathLike[str], dag: DAG | None = None) -> list
             rec = JobRecord(key=job.key, rule=job.rule.name, dir=job.dir, state=e.state.value.lower(),
                             reason=e.reason, metrics=_read_json(job.dir / store.RIP / "metrics.json"),
                             params=dict(job.params), inputs={n: p.job.key for n, p in job.inputs.items()},
-                            outputs=[t.filename for t in job.rule.outputs.values()])
+                            outputs=list(job.rule.filenames))
             if rec.state != "up_to_date":
                 recorded = store.read_state(job.dir)
                 if recorded in (store.RUNNING, store.FAILED):
