@@ -2,7 +2,7 @@
 
 A job file holds necroflow *metadata* (top-level keys starting with ``.``) and free user
 parameters (everything else, any TOML value, nested tables included).  :func:`load_job`
-returns a :class:`JobSpec` or raises :class:`ConfigError` - never a traceback - for a
+returns a :class:`JobDocument` or raises :class:`ConfigError` - never a traceback - for a
 missing file, bad bytes, TOML syntax, unknown metadata, wrong types or malformed grids;
 all problems of one file are reported together.
 """
@@ -13,6 +13,7 @@ import difflib
 import os
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,7 +22,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from ._pydantic import translate
 from .errors import ConfigError, format_key, raise_errors
-from .grid import find_axes
+from .grid import Combo, check_unique_names, expand, find_axes
 from .naming import canonical
 
 PIPELINE_KEY = ".pipeline"
@@ -112,7 +113,7 @@ class JobFile(BaseModel):
 
 
 @dataclass(frozen=True)
-class JobSpec:
+class JobDocument:
     """A checked job file: metadata split from user parameters, grids not yet expanded.
 
     ``document`` keeps the whole top-level table in file order; grid axes are expanded
@@ -143,7 +144,7 @@ def suggest(key: str, valid: tuple[str, ...] = METADATA_KEYS) -> str:
     return "valid metadata keys are " + ", ".join(f"'{k}'" for k in valid)
 
 
-def load_job(path: str | os.PathLike[str]) -> JobSpec:
+def load_job(path: str | os.PathLike[str]) -> JobDocument:
     """Read and check one job TOML file.
 
     Raises :class:`ConfigError` (or :class:`ConfigErrors` with several problems) naming
@@ -209,8 +210,8 @@ def _parse(p: Path, text: str) -> dict[str, Any]:
         raise ConfigError(msg, file=p, line=line, col=col) from None
 
 
-def job_from_dict(document: dict[str, Any], source: str | os.PathLike[str]) -> JobSpec:
-    """Check an already-parsed job table (as from ``tomllib``) and build its JobSpec."""
+def job_from_dict(document: dict[str, Any], source: str | os.PathLike[str]) -> JobDocument:
+    """Check an already-parsed job table (as from ``tomllib``) and build its JobDocument."""
     src = Path(source)
     errors: list[ConfigError] = []
     meta: dict[str, Any] = {}
@@ -274,7 +275,7 @@ def job_from_dict(document: dict[str, Any], source: str | os.PathLike[str]) -> J
     errors.extend(e for e in grid_errors if e.key != PIPELINE_GRID_KEY)
     raise_errors(errors)
     assert parsed is not None
-    return JobSpec(
+    return JobDocument(
         source=src,
         pipeline=parsed.pipeline,
         pipeline_grid=parsed.pipeline_grid,
@@ -296,3 +297,17 @@ def _first_duplicate(items: list[Any]) -> Any:
             return item
         seen.add(c)
     return None
+
+
+def load_combos(paths: Sequence[str | Path]) -> list[Combo]:
+    """Load, check and expand several job files; report every file's problems at once."""
+    errors: list[ConfigError] = []
+    combos: list[Combo] = []
+    for p in paths:
+        try:
+            combos.extend(expand(load_job(p)))
+        except ConfigError as e:
+            errors.extend(e.errors)
+    raise_errors(errors)
+    check_unique_names(combos)
+    return combos

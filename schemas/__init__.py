@@ -17,8 +17,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, ConfigErrors, format_key
-from .grid import Axis, Combo, check_unique_names, expand, find_axes, load_combos
-from .job import METADATA_KEYS, JobFile, JobSpec, job_from_dict, load_job
+from .grid import Axis, Combo, check_unique_names, expand, find_axes
+from .job import METADATA_KEYS, JobDocument, JobFile, job_from_dict, load_combos, load_job
 from .manifest import Manifest, read_manifest, write_manifest
 from .naming import is_safe_component
 from .params import config_for, config_model_of, validate_params
@@ -56,7 +56,7 @@ __all__ = [
     "ConfigErrors",
     "ConstraintsConfig",
     "JobFile",
-    "JobSpec",
+    "JobDocument",
     "Manifest",
     "Resource",
     "ResourceOrScalar",

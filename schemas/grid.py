@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +20,7 @@ from .errors import ConfigError, format_key, raise_errors
 from .naming import canonical, combo_name, spell_axis, spell_key, spell_stem
 
 if TYPE_CHECKING:
-    from .job import JobSpec
+    from .job import JobDocument
 
 GRID_SUFFIX = "__grid"
 MAX_COMBOS = 100_000  # per job file: a few short lines can otherwise ask for billions
@@ -154,7 +154,7 @@ def _brief(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def expand(job: JobSpec) -> list[Combo]:
+def expand(job: JobDocument) -> list[Combo]:
     """Expand a job's grids into its combos (one combo named after the stem if no grid).
 
     The number of combos is the product of the axis lengths.  Raises ConfigError for a
@@ -247,19 +247,3 @@ def check_unique_names(combos: Iterable[Combo]) -> None:
                 )
             )
     raise_errors(errors)
-
-
-def load_combos(paths: Sequence[str | Path]) -> list[Combo]:
-    """Load, check and expand several job files; report every file's problems at once."""
-    from .job import load_job
-
-    errors: list[ConfigError] = []
-    combos: list[Combo] = []
-    for p in paths:
-        try:
-            combos.extend(expand(load_job(p)))
-        except ConfigError as e:
-            errors.extend(e.errors)
-    raise_errors(errors)
-    check_unique_names(combos)
-    return combos
