@@ -1,17 +1,21 @@
 """necroflow: typed rules, content-addressed caching, parallel execution of shell pipelines."""
 
-from .execute import Interrupted, JobFailed, Reporter, RunReport
-from .graph import DAG, Job, Node, Pipeline, resolve_command
+from .command import resolve_command
+from .constraints import Constraints
+from .declare import RuleError
+from .graph import DAG, Pipeline
+from .nodes import Job, Node
+from .reporting import Interrupted, JobFailed, Reporter, RunReport
 from .resources import parse_resource
-from .rules import Constraints, Inputs, Outputs, Rule, RuleError, Rules
+from .rules import Inputs, Outputs, Rule, Rules
 from .schedule import default_scheduler, fifo_scheduler, smallest_component_scheduler
 from .store import OutdirLocked
-from .types import NodeType
+from .types import Log, NodeType
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "DAG", "Constraints", "Inputs", "Interrupted", "Job", "JobFailed", "Node", "NodeType", "OutdirLocked",
+    "DAG", "Constraints", "Inputs", "Interrupted", "Job", "JobFailed", "Log", "Node", "NodeType", "OutdirLocked",
     "Outputs", "Pipeline", "Reporter", "Rule", "RuleError", "Rules", "RunReport", "default_scheduler",
     "fifo_scheduler", "parse_resource", "resolve_command", "smallest_component_scheduler",
 ]

@@ -22,9 +22,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import store
+from .store import NodeFolder, Outdir, OutdirLock
+from .store.outdir import HASH16
 
-_HASH16 = re.compile(r"^[0-9a-f]{16}$")
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _AGE_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
 
@@ -89,22 +89,8 @@ def tree_bytes(path: Path, seen: set[tuple[int, int]] | None = None) -> int:
 
 
 def node_folders(outdir: Path) -> list[Path]:
-    """Every ``outdir/{rule}/{hash16}`` real folder; link folders of combos are skipped."""
-    out: list[Path] = []
-    try:
-        rule_dirs = sorted(os.scandir(outdir), key=lambda e: e.name)
-    except OSError:
-        return out
-    for rd in rule_dirs:
-        if rd.name.startswith(".") or not rd.is_dir(follow_symlinks=False):
-            continue
-        if os.path.lexists(os.path.join(rd.path, "manifest.toml")):
-            continue  # a combo's link folder, not a rule
-        with os.scandir(rd.path) as it:
-            for hd in sorted(it, key=lambda e: e.name):
-                if _HASH16.match(hd.name) and hd.is_dir(follow_symlinks=False):
-                    out.append(Path(hd.path))
-    return out
+    """Every ``outdir/{rule}/{hash16}`` node folder; link folders of combos are skipped."""
+    return [Path(f.path) for _, f in Outdir(outdir).node_folders()]
 
 
 def find_garbage(outdir: str | os.PathLike[str], keep: set[str] | None = None,
@@ -143,15 +129,12 @@ def find_garbage(outdir: str | os.PathLike[str], keep: set[str] | None = None,
         if older_than is not None:
             reasons.append(f"last run {_age_text(now - mtime)} ago")
         out.append(Garbage(outdir=root, path=folder, key=key, reason=", ".join(reasons),
-                           bytes=tree_bytes(folder, seen), mtime=mtime, state=store.read_state(folder)))
+                           bytes=tree_bytes(folder, seen), mtime=mtime, state=NodeFolder(folder).state()))
     return out
 
 
 def _state_mtime(folder: Path) -> float | None:
-    try:
-        return os.lstat(folder / store.RIP / "state").st_mtime
-    except OSError:
-        return None
+    return NodeFolder(folder).state_time()
 
 
 def _age_text(seconds: float) -> str:
@@ -169,7 +152,7 @@ def _check_inside(g: Garbage) -> None:
     """Refuse anything but a real directory exactly two levels under a real outdir."""
     outdir = g.outdir
     path = g.path
-    if path.parent.parent != outdir or not _HASH16.match(path.name):
+    if path.parent.parent != outdir or not HASH16.match(path.name):
         raise UnsafePath(f"{path} is not an outdir/{{rule}}/{{hash16}} folder of {outdir}; refusing to remove it")
     for p in (path.parent, path):
         st = os.lstat(p)
@@ -196,7 +179,7 @@ def remove(garbage: list[Garbage], lock: bool = True) -> int:
     for g in garbage:
         by_outdir.setdefault(g.outdir, []).append(g)
     for outdir, items in by_outdir.items():
-        held = store.OutdirLock(outdir) if lock else None
+        held = OutdirLock(outdir) if lock else None
         if held is not None:
             held.acquire()
         try:

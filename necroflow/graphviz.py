@@ -90,7 +90,8 @@ def _build(jobs: Iterable[Job], states: Mapping[str, Any] | None, collapse_rules
                 label += f"\n{p}"
             g.nodes.append((ids[j.fingerprint], label, _state_of(j, states)))
             seen: set[tuple[str, str]] = set()
-            for name, n in j.inputs.items():
+            for slot, n in j.edges:
+                name = slot.split("[", 1)[0]  # every element of a list input shares its name
                 src = ids.get(n.job.fingerprint)
                 if src is None:  # a parent outside the given jobs: draw it anyway, once
                     ids[n.job.fingerprint] = src = f"j{len(ids)}"
@@ -114,7 +115,7 @@ def _build(jobs: Iterable[Job], states: Mapping[str, Any] | None, collapse_rules
             state = present[0] if present else None
         g.nodes.append((rid[name], label, state))
         for j in rjobs:
-            for n in {n.job.fingerprint: n for n in j.inputs.values()}.values():
+            for n in {n.job.fingerprint: n for _, n in j.edges}.values():
                 pr = n.job.rule.name
                 if pr not in rid:
                     rid[pr] = f"r{len(rid)}"

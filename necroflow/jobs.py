@@ -13,15 +13,24 @@ import inspect
 import os
 import sys
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .graph import DAG, Node, Pipeline
+from .graph import DAG, Pipeline
+from .links import combo_rows, link_combos
+from .nodes import Node
+from .reporting import JobFailed
 from .rules import Rules
 from .schemas import Combo, ConfigError, config_for, load_combos
+from .store import Outdir
+
+if TYPE_CHECKING:
+    from .plan import Plan
+    from .reporting import Reporter, RunReport
+    from .schemas import RunSettings
 
 
 @dataclass
@@ -177,7 +186,7 @@ def check_folders(jobset: JobSet) -> None:
                 f"({outdir / name}); rename the job file (its stem names the combo folder)",
                 file=run.combo.source)
         folder = outdir / name
-        if _holds_rule_outputs(folder):
+        if Outdir(outdir).holds_rule_outputs(name):
             raise ConfigError(
                 f"{folder} holds outputs of a rule {name!r} from an earlier run, so it can't be this "
                 "job's combo folder; rename the job file, or use another --outdir",
@@ -191,144 +200,85 @@ def check_folders(jobset: JobSet) -> None:
                 file=owner.combo.source, key=".pipeline", combo=owner.combo.name)
 
 
-def _holds_rule_outputs(folder: Path) -> bool:
-    """True when ``folder`` has ``{hash16}/.rip/`` children that are real folders (not links)."""
+@dataclass
+class RunOutcome:
+    """What ``necroflow run`` did: the plan (dry run) or the run's report, failures, combo links."""
+
+    jobset: JobSet
+    plan: Plan
+    report: RunReport | None = None  # None for a dry run
+    errors: list[JobFailed] = field(default_factory=list)
+    combos: dict[str, str] = field(default_factory=dict)  # combo -> "linked" | "incomplete" | why not
+    combo_rows: list[dict[str, Any]] = field(default_factory=list)  # dry run: completeness per combo
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def failed(self) -> list[str]:
+        return sorted({e.job.key for e in self.errors})
+
+
+def run_caps(settings: RunSettings) -> dict[str, Any]:
+    """The run's resource caps: ``--cores`` (when given; else the backend's capacity) and
+    ``--constraint`` caps."""
+    caps: dict[str, Any] = dict(settings.constraints)
+    if settings.cores != "all" or settings.backend == "local":
+        caps["threads"] = settings.thread_cap()
+    if settings.backend != "local" and "cores" not in settings.model_fields_set:
+        caps.pop("threads", None)  # a cluster places jobs: no local thread cap unless asked for
+    return caps
+
+
+def run_jobs(paths: Sequence[str | os.PathLike[str]], settings: RunSettings,
+             reporter: Reporter | None = None, base: Path | None = None) -> RunOutcome:
+    """``necroflow run``: load the job files, run what is not up to date, link each complete combo.
+
+    Raises ConfigError for bad input (nothing has run), OutdirLocked when another process
+    holds the outdir, KeyboardInterrupt/Interrupted on a signal (running jobs stopped).
+    Job failures do not raise: they are in ``outcome.errors``.
+    """
+    if settings.outdir is None:
+        raise ConfigError("no output directory: pass --outdir DIR (or set NECROFLOW_OUTDIR)")
+    return run_loaded(load_jobs(paths, settings.outdir, base), settings, reporter)
+
+
+def run_loaded(jobset: JobSet, settings: RunSettings, reporter: Reporter | None = None) -> RunOutcome:
+    """:func:`run_jobs` for job files already loaded (the CLI tells load errors from run errors)."""
+    assert settings.outdir is not None
+    dag = jobset.dag
+    if settings.dry_run:
+        plan = dag.plan(scan_orphans=settings.autoclean)
+        return RunOutcome(jobset, plan, combo_rows=combo_rows(jobset, plan))
+    make_outdir(settings.outdir)
+    errors: list[JobFailed] = []
+    report = None
     try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return False
-    for e in entries:
-        if (len(e.name) == 16 and e.is_dir(follow_symlinks=False)
-                and os.path.isdir(os.path.join(e.path, ".rip")) and not os.path.islink(os.path.join(e.path, ".rip"))):
-            return True
-    return False
+        report = dag.execute(resource_caps=run_caps(settings), keep_going=settings.keep_going,
+                             autoclean=settings.autoclean, backend=settings.backend, progress=reporter,
+                             backend_options=settings.model_dump())
+    except JobFailed as e:
+        errors = [e]
+    except ExceptionGroup as eg:
+        errors = [x for x in eg.exceptions if isinstance(x, JobFailed)]
+        if len(errors) != len(eg.exceptions):
+            raise
+    failed = {err.job.key for err in errors}
+    # Every combo whose requested outputs are all up to date gets its links, failures
+    # elsewhere or not (with --keep-going that is every combo the failures did not reach).
+    status = link_combos(jobset, failed)
+    plan = report.plan if report is not None else dag.plan()
+    return RunOutcome(jobset, plan, report, errors, status)
 
 
-def combo_complete(run: ComboRun, failed: Iterable[str] = ()) -> bool:
-    """True when every requested output of the combo is recorded up to date on disk."""
-    from . import store
-
-    bad = set(failed)
-    for node in run.requested.values():
-        d = node.job.dir
-        if node.job.key in bad or d is None or store.read_state(d) != store.UP_TO_DATE:
-            return False
-    return True
-
-
-def link_combos(jobset: JobSet, failed: Iterable[str] = ()) -> dict[str, str]:
-    """Links and manifest for every complete combo; prune combo folders no longer produced.
-
-    Returns combo name -> ``"linked"``, or why it was not (``"incomplete"``, or the error
-    met while linking).  A combo whose requested outputs did not all succeed keeps what an
-    earlier run left, so a failed rerun never removes links to good results.
-    """
-    bad = set(failed)
-    status: dict[str, str] = {}
-    for run in jobset.runs:
-        if not combo_complete(run, bad):
-            status[run.combo.name] = "incomplete"
-            continue
-        try:
-            write_links(jobset.dag, run)
-            status[run.combo.name] = "linked"
-        except (ConfigError, OSError) as e:
-            status[run.combo.name] = f"not linked: {e}"
-    prune_combos(jobset)
-    return status
-
-
-def prune_combos(jobset: JobSet) -> list[Path]:
-    """Remove combo folders an earlier run of the same job file made that it no longer makes.
-
-    A grid value taken out of ``exp.toml`` should not leave ``exp__ref+old/`` behind, looking
-    current.  Only folders named after one of this run's job files, holding a manifest that
-    names that same file, are touched, and only their symlinks, manifest and then-empty
-    folders are deleted: anything else a person put there stays.
-    """
-    from .schemas import read_manifest
-
-    outdir = jobset.dag.outdir
-    current = {r.combo.name for r in jobset.runs}
-    sources: dict[str, set[Path]] = {}
-    for r in jobset.runs:
-        stem = r.combo.name.split("__", 1)[0]
-        sources.setdefault(stem, set()).add(r.combo.source.resolve())
-    removed: list[Path] = []
+def make_outdir(path: Path) -> None:
+    """Create the outdir up front, so a bad --outdir is one clear error, not a failed run."""
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"--outdir {path} exists and is not a directory")
     try:
-        entries = list(os.scandir(outdir))
-    except OSError:
-        return removed
-    for e in entries:
-        stem = e.name.split("__", 1)[0]
-        if e.name in current or stem not in sources or not e.is_dir(follow_symlinks=False):
-            continue
-        folder = Path(e.path)
-        try:
-            m = read_manifest(folder / "manifest.toml")
-        except ConfigError:
-            continue
-        if not m.job_file or Path(m.job_file).resolve() not in sources[stem]:
-            continue
-        _remove_links(folder, keep=set())
-        (folder / "manifest.toml").unlink(missing_ok=True)
-        try:
-            folder.rmdir()
-        except OSError:
-            pass
-        removed.append(folder)
-    return removed
-
-
-def _remove_links(folder: Path, keep: set[Path]) -> None:
-    """Delete symlinks under ``folder`` not in ``keep``, then the folders left empty."""
-    for dirpath, dirnames, filenames in os.walk(folder, topdown=False):
-        d = Path(dirpath)
-        for name in filenames + dirnames:
-            p = d / name
-            if p.is_symlink() and p not in keep:
-                p.unlink()
-        if d != folder:
-            try:
-                d.rmdir()  # only succeeds when empty
-            except OSError:
-                pass
-
-
-def write_links(dag: DAG, run: ComboRun) -> Path:
-    """``outdir/{combo}/``: symlinks to the requested outputs only, and ``manifest.toml``.
-
-    Links left from an earlier run that are no longer requested are removed.  Only
-    symlinks and empty folders inside the combo folder are ever deleted.
-    """
-    from .schemas import Manifest, write_manifest
-
-    outdir = dag.outdir
-    folder = outdir / run.combo.name
-    if folder.is_symlink():  # never prune links in, or write links into, a folder elsewhere
-        raise ConfigError(f"{folder} is a symlink; necroflow writes combo links only into a real folder "
-                          "inside the outdir (remove the symlink)", file=run.combo.source)
-    folder.mkdir(parents=True, exist_ok=True)
-    wanted: dict[Path, Path] = {}
-    outputs: dict[str, str] = {}
-    for label, node in run.requested.items():
-        rel = node.relpath
-        outputs[label] = rel
-        wanted[folder / rel] = outdir / rel
-    _remove_links(folder, keep=set(wanted))
-    for link, target in wanted.items():
-        link.parent.mkdir(parents=True, exist_ok=True)
-        rel_target = os.path.relpath(target, link.parent)
-        if link.is_symlink():
-            if os.readlink(link) == rel_target:
-                continue
-            link.unlink()
-        elif link.exists():
-            raise ConfigError(f"{link} exists and is not a symlink; necroflow will not overwrite it", file=run.combo.source)
-        os.symlink(rel_target, link)
-    combo = run.combo
-    manifest = Manifest(combo=combo.name, job_file=str(combo.source), pipeline=combo.pipeline,
-                        requests=combo.requests, axes={k: v for k, v in combo.axes}, params=combo.params,
-                        outputs=outputs)
-    write_manifest(folder / "manifest.toml", manifest)
-    return folder
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"cannot create the output directory {path}: {e.strerror or e}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError(f"the output directory {path} is not writable")

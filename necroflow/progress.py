@@ -23,10 +23,10 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .execute import Reporter, RunReport
+from .reporting import Reporter, RunReport, format_duration
 
 if TYPE_CHECKING:
-    from .backends.base import JobResult
+    from .backends.base import TaskResult
     from .graph import Job
     from .plan import Plan
 
@@ -39,16 +39,6 @@ def _isatty(stream: Any) -> bool:
         return bool(stream.isatty())
     except (AttributeError, ValueError, OSError):
         return False
-
-
-def format_duration(seconds: float) -> str:
-    """12.3s, 4m05s, 2h03m: short enough for a status line, precise where it matters."""
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    s = int(seconds + 0.5)
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
 
 
 class LineReporter(Reporter):
@@ -159,7 +149,7 @@ class LiveReporter(LineReporter):
             self.started[job.key] = now
             self._maybe_draw(now)
 
-    def on_done(self, job: Job, result: JobResult) -> None:
+    def on_done(self, job: Job, result: TaskResult) -> None:
         if not self.live:
             super().on_done(job, result)
             return
@@ -172,9 +162,9 @@ class LiveReporter(LineReporter):
             rc.done += 1
             self._maybe_draw(now)
 
-    def on_fail(self, job: Job, reason: str, log_tail: str) -> None:
+    def on_fail(self, job: Job, reason: str, log_tail: str, log_path: str = "") -> None:
         if not self.live:
-            super().on_fail(job, reason, log_tail)
+            super().on_fail(job, reason, log_tail, log_path)
             return
         with self._lock:
             now = self.clock()
@@ -185,7 +175,7 @@ class LiveReporter(LineReporter):
             rc.failed += 1
             text = self._paint(f"FAILED {job.key}: {reason}", "failed")
             if log_tail:
-                text += f"\n--- {job.dir}/.rip/job.log (last lines) ---\n{log_tail}\n---"
+                text += f"\n--- {log_path or 'job.log'} (last lines) ---\n{log_tail}\n---"
             self._print_above(text)
 
     def on_finish(self, report: RunReport) -> None:
@@ -226,7 +216,7 @@ class LiveReporter(LineReporter):
         self.busy += self.n_running * (now - self.last_event)
         self.last_event = now
 
-    def _ended(self, job: Job, rc: _RuleCount, now: float, result: JobResult | None) -> None:
+    def _ended(self, job: Job, rc: _RuleCount, now: float, result: TaskResult | None) -> None:
         self.n_running = max(0, self.n_running - 1)
         rc.running = max(0, rc.running - 1)
         t = self.started.pop(job.key, None)

@@ -12,7 +12,7 @@ def layers(jobs: list[Job]) -> dict[str, int]:
     """Longest-path depth of each job from the sources (jobs are given parents first)."""
     depth: dict[str, int] = {}
     for j in jobs:
-        depth[j.fingerprint] = 1 + max((depth.get(n.job.fingerprint, -1) for n in j.inputs.values()), default=-1)
+        depth[j.fingerprint] = 1 + max((depth.get(n.job.fingerprint, -1) for _, n in j.edges), default=-1)
     return depth
 
 
@@ -37,6 +37,6 @@ def ascii_dag(jobs: list[Job], labels: dict[str, Node] | list[tuple[str, Node]],
                 for lab, t in j.rule.outputs.items()
             )
             lines.append(f"  {j.rule.name} {j.fingerprint[:16]} -> {outs}")
-            for name, n in j.inputs.items():
+            for name, n in j.edges:
                 lines.append(f"      <- {name}: {n.job.rule.name} {n.job.fingerprint[:16]}/{n.type.filename}")
     return "\n".join(lines)

@@ -101,10 +101,10 @@ def smallest_component_scheduler(ready: Sequence[Any], remaining: Any) -> list[A
     size = getattr(remaining, "component_remaining", None)
     if size is None:  # called with a plain collection: build the components once for this call
         jobs = list(remaining)
-        parents = {j.fingerprint: [n.job for n in j.inputs.values()] for j in jobs}
+        parents = {j.fingerprint: [n.job for _, n in j.edges] for j in jobs}
         children: dict[str, list[Any]] = {}
         for j in jobs:
-            for n in j.inputs.values():
+            for _, n in j.edges:
                 children.setdefault(n.job.fingerprint, []).append(j)
         size = Remaining(jobs, parents, children).component_remaining
     return sorted(ready, key=lambda j: (size(j), j.order))
@@ -164,3 +164,54 @@ class ReadyHeap:
 
     def __len__(self) -> int:
         return len(self._live)
+
+
+class ReadyQueue:
+    """The ready jobs of a run, in scheduler order.
+
+    Built-in schedulers keep an incremental :class:`ReadyHeap`; a custom scheduler is called
+    with the ready jobs and the remaining work and returns the order to try them in.
+    """
+
+    def __init__(self, scheduler: Scheduler, remaining: Remaining) -> None:
+        self.scheduler = scheduler
+        self.remaining = remaining
+        self.ready: dict[str, Job] = {}
+        self.heap = ReadyHeap(scheduler, remaining) if ReadyHeap.handles(scheduler) else None
+
+    def push(self, job: Job) -> None:
+        self.ready[job.fingerprint] = job
+        if self.heap is not None:
+            self.heap.push(job)
+
+    def __bool__(self) -> bool:
+        return bool(self.ready)
+
+    def __len__(self) -> int:
+        return len(self.ready)
+
+    def candidates(self, busy: bool) -> Iterator[Job]:
+        """Ready jobs in scheduler order; the caller stops at the first that does not fit
+        and calls :meth:`take` for each one it starts.  ``busy``: something is running or
+        being recorded (so a scheduler that holds every job back is not a deadlock)."""
+        heap = self.heap
+        if heap is not None:  # a built-in scheduler: the head of the heap, until the caller stops
+            while (head := heap.peek()) is not None:
+                yield head
+            return
+        ready = list(self.ready.values())
+        order = self.scheduler(ready, self.remaining) if len(ready) > 1 else ready
+        if not order and not busy:
+            # Nothing would ever wake the loop again: fail loudly instead of hanging.
+            raise TypeError(f"scheduler returned none of the {len(ready)} ready jobs while nothing is "
+                            "running; a scheduler must return the ready jobs it wants started, in order")
+        for job in order:
+            if getattr(job, "fingerprint", None) not in self.ready:
+                raise TypeError(f"scheduler returned {job!r}, which is not one of the ready jobs it was given")
+            yield job
+
+    def take(self, job: Job) -> None:
+        del self.ready[job.fingerprint]
+        if self.heap is not None:
+            head = self.heap.pop()
+            assert head is job, "a built-in scheduler's job must start from the head of the heap"

@@ -18,23 +18,18 @@ lookups plus at most ``max_candidates`` comparisons.  Jobs that will not run cos
 from __future__ import annotations
 
 import json
-import os
-import re
-import tomllib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import store
 from .fingerprint import dumps
+from .store import NodeFolder, Outdir
 
 if TYPE_CHECKING:
     from .graph import DAG, Job
     from .plan import Plan
 
-_HASH16 = re.compile(r"^[0-9a-f]{16}$")
-_PARENT_RUNS = re.compile(r"^parent (\S+) will run$")
 
 
 @dataclass
@@ -48,21 +43,20 @@ class PreviousRun:
     inputs: dict[str, str]  # input name -> upstream job key
 
 
-def read_previous(node_dir: Path) -> PreviousRun | None:
-    """Parse one node folder's ``dependencies.toml``; None when absent or unreadable."""
-    try:
-        with open(node_dir / store.RIP / "dependencies.toml", "rb") as f:
-            doc = tomllib.load(f)
-    except (OSError, tomllib.TOMLDecodeError):
+def read_previous(folder: NodeFolder, key: str) -> PreviousRun | None:
+    """One node folder's provenance as a PreviousRun; None when absent or unreadable."""
+    doc = folder.provenance()
+    if doc is None:
         return None
     raw = doc.get("params")
     params: dict[str, Any] = raw if isinstance(raw, dict) else {}
     inputs: dict[str, str] = {}
-    for name, c in (doc.get("inputs") or {}).items():
+    raw_inputs = doc.get("inputs")
+    for name, c in (raw_inputs.items() if isinstance(raw_inputs, dict) else ()):
         if isinstance(c, dict) and isinstance(c.get("job"), str):
             inputs[name] = c["job"]
-    return PreviousRun(key=f"{node_dir.parent.name}/{node_dir.name}", command=str(doc.get("command", "")),
-                       params=params, params_json=dumps(params), inputs=inputs)
+    return PreviousRun(key=key, command=str(doc.get("command", "")), params=params,
+                       params_json=dumps(params), inputs=inputs)
 
 
 def _items(command: str, params: dict[str, Any], inputs: dict[str, str]) -> frozenset[tuple[str, ...]]:
@@ -82,17 +76,11 @@ class _RuleIndex:
     in that field's value, or lacking it).
     """
 
-    def __init__(self, rule_dir: Path) -> None:
+    def __init__(self, outdir: Outdir, rule: str) -> None:
         self.runs: list[PreviousRun] = []
         self.near: dict[frozenset[tuple[str, ...]], list[PreviousRun]] = {}
-        try:
-            entries = list(os.scandir(rule_dir))
-        except OSError:
-            return
-        for e in entries:
-            if not _HASH16.match(e.name) or not e.is_dir(follow_symlinks=False):
-                continue
-            prev = read_previous(Path(e.path))
+        for key, folder in outdir.node_folders(rule, ordered=False):
+            prev = read_previous(folder, key)
             if prev is None:
                 continue
             self.runs.append(prev)
@@ -119,7 +107,7 @@ def differences(job: Job, prev: PreviousRun) -> list[dict[str, Any]]:
             if a is _ABSENT or b is _ABSENT or dumps(a) != dumps(b):
                 out.append({"kind": "param", "name": k, "old": None if a is _ABSENT else a,
                             "new": None if b is _ABSENT else b, "added": a is _ABSENT, "removed": b is _ABSENT})
-    now = {name: n.job.key for name, n in job.inputs.items()}
+    now = {slot: n.job.key for slot, n in job.edges}
     for name in sorted(set(prev.inputs) | set(now)):
         if prev.inputs.get(name) != now.get(name):
             out.append({"kind": "input", "name": name, "old": prev.inputs.get(name), "new": now.get(name)})
@@ -169,7 +157,7 @@ class WhyIndex:
     """Lazily built per-rule indexes of earlier runs under one outdir."""
 
     def __init__(self, outdir: Path, current: set[str], max_candidates: int = 50) -> None:
-        self.outdir = outdir
+        self.outdir = Outdir(outdir)
         self.current = current  # job keys the DAG requires now
         self.max_candidates = max_candidates
         self._rules: dict[str, _RuleIndex] = {}
@@ -177,7 +165,7 @@ class WhyIndex:
     def rule(self, name: str) -> _RuleIndex:
         idx = self._rules.get(name)
         if idx is None:
-            idx = self._rules[name] = _RuleIndex(self.outdir / name)
+            idx = self._rules[name] = _RuleIndex(self.outdir, name)
         return idx
 
     def closest(self, job: Job, pred_of: dict[str, str] | None = None
@@ -195,7 +183,7 @@ class WhyIndex:
         if not idx.runs:
             return None, [], False
         pred_of = pred_of or {}
-        now_inputs = {name: n.job.key for name, n in job.inputs.items()}
+        now_inputs = {slot: n.job.key for slot, n in job.edges}
         items = _items(job.rule.command, job.params, now_inputs)
         chained = _items(job.rule.command, job.params, {k: pred_of.get(v, v) for k, v in now_inputs.items()})
         pools = [idx.near.get(chained, [])]
@@ -226,13 +214,53 @@ class WhyIndex:
         return best[1], best[2], best[0][0] == 0
 
 
+def _explain(job: Job, plan: Plan, dag: DAG, why: WhyIndex, will_run: set[str], root_of: dict[str, str],
+             pred_of: dict[str, str]) -> tuple[dict[str, Any], str]:
+    """(the job's status item, the key of the job whose change makes it run)."""
+    from . import reasons as R
+    from .plan import State
+
+    e = plan.entries[job.fingerprint]
+    reason = e.reason
+    item: dict[str, Any] = {"job": job.key, "rule": job.rule.name, "state": e.state.value,
+                            "reason": str(reason), "why": str(reason), "cause_kind": reason.kind,
+                            "dir": dag.folder(job)}
+    root = job.key
+    if reason.kind == R.PARENT_RUNS and reason.cause in root_of:
+        root = root_of[reason.cause]
+    elif e.state is State.MISSING and reason.kind == R.ABSENT:
+        prev, diffs, predecessor = why.closest(job, pred_of)
+        if prev is None:
+            item["why"] = ("output absent: first run of this call (no earlier run of rule "
+                           f"{job.rule.name!r} in this outdir)")
+            return item, root
+        if predecessor:
+            item["why"] = describe(diffs, will_run)
+            item["previous"] = prev.key
+            pred_of[job.key] = prev.key
+        else:
+            fields = ", ".join(f"{c['kind']} {c['name']}" if "name" in c else c["kind"] for c in diffs)
+            item["why"] = (f"output absent: a new call (the nearest existing run, {prev.key}, "
+                           f"belongs to another current job and differs in {fields})")
+            item["nearest"] = prev.key
+        item["changes"] = diffs
+        ups = [c["new"] for c in diffs if c["kind"] == "input" and c["new"] in root_of]
+        if ups and all(c["kind"] == "input" for c in diffs):
+            root = root_of[ups[0]]
+    elif reason.kind == R.INPUT_CHANGED:
+        parent = dict(job.edges).get(reason.cause)
+        if parent is not None and parent.job.key in root_of:
+            root = root_of[parent.job.key]
+    return item, root
+
+
 def status_report(dag: DAG, plan: Plan, max_candidates: int = 50) -> dict[str, Any]:
     """Every job that would run with a reason a person can act on; the rest summarised.
 
     The result is plain JSON-ready data (``json.dumps`` it for ``--json``); render it with
     :func:`render_status`.
     """
-    from .plan import RUNNABLE, State
+    from .plan import RUNNABLE
 
     required_keys = {j.key for j in plan.required}
     to_run = plan.to_run
@@ -243,37 +271,7 @@ def status_report(dag: DAG, plan: Plan, max_candidates: int = 50) -> dict[str, A
     pred_of: dict[str, str] = {}  # job key -> the earlier run it replaces
     jobs_out: list[dict[str, Any]] = []
     for job in to_run:
-        e = plan.entries[job.fingerprint]
-        item: dict[str, Any] = {"job": job.key, "rule": job.rule.name, "state": e.state.value,
-                                "reason": e.reason, "why": e.reason, "dir": str(job.dir)}
-        root = job.key
-        m = _PARENT_RUNS.match(e.reason)
-        if m and m.group(1) in root_of:
-            root = root_of[m.group(1)]
-        elif e.state is State.MISSING and e.reason == "output absent":
-            prev, diffs, predecessor = why.closest(job, pred_of)
-            if prev is None:
-                item["why"] = "output absent: first run of this call (no earlier run of rule " \
-                              f"{job.rule.name!r} in this outdir)"
-            else:
-                if predecessor:
-                    item["why"] = describe(diffs, will_run)
-                    item["previous"] = prev.key
-                    pred_of[job.key] = prev.key
-                else:
-                    fields = ", ".join(f"{c['kind']} {c['name']}" if "name" in c else c["kind"] for c in diffs)
-                    item["why"] = (f"output absent: a new call (the nearest existing run, {prev.key}, "
-                                   f"belongs to another current job and differs in {fields})")
-                    item["nearest"] = prev.key
-                item["changes"] = diffs
-                ups = [c["new"] for c in diffs if c["kind"] == "input" and c["new"] in root_of]
-                if ups and all(c["kind"] == "input" for c in diffs):
-                    root = root_of[ups[0]]
-        elif e.state is State.STALE:
-            for n in job.inputs.values():
-                if n.job.key in root_of and n.job.key in e.reason:
-                    root = root_of[n.job.key]
-                    break
+        item, root = _explain(job, plan, dag, why, will_run, root_of, pred_of)
         root_of[job.key] = root
         if root != job.key:
             item["cause"] = root

@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-import necroflow.execute as execute_mod
-from necroflow import DAG, NodeType, Pipeline, Reporter, Rules, fifo_scheduler
+from necroflow import DAG, NodeType, Pipeline, Reporter, Rules, fifo_scheduler, recorder
 
 
 class Blob(NodeType):
@@ -25,7 +24,7 @@ def test_other_jobs_start_while_a_big_output_is_hashed(tmp_path: Path, monkeypat
     hashing = threading.Event()
     started_meanwhile = threading.Event()
     seen_during_hash: list[bool] = []
-    real_hash = execute_mod.store.hash_path
+    real_hash = recorder.hash_path
 
     def slow_hash(path: Any) -> str:
         if Path(path).name == "blob.bin":
@@ -33,7 +32,7 @@ def test_other_jobs_start_while_a_big_output_is_hashed(tmp_path: Path, monkeypat
             seen_during_hash.append(started_meanwhile.wait(10))  # True as soon as another job starts
         return real_hash(path)
 
-    monkeypatch.setattr(execute_mod.store, "hash_path", slow_hash)
+    monkeypatch.setattr(recorder, "hash_path", slow_hash)
 
     class Starts(Reporter):
         def on_start(self, job: Any) -> None:

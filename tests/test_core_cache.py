@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from necroflow import DAG, NodeType, Pipeline, Reporter, Rules, store
+from necroflow import DAG, NodeType, Pipeline, Reporter, Rules, recorder, store
 from necroflow.plan import State
 
 
@@ -112,7 +112,7 @@ def plan_states(outdir: Path, *pipelines: Pipeline) -> dict[str, tuple[State, st
     for p in pipelines:
         dag.add(p)
     plan = dag.plan()
-    return {j.rule.name: (plan.entries[j.fingerprint].state, plan.entries[j.fingerprint].reason)
+    return {j.rule.name: (plan.entries[j.fingerprint].state, str(plan.entries[j.fingerprint].reason))
             for j in plan.required}
 
 
@@ -192,10 +192,11 @@ def test_touched_parent_with_same_bytes_reruns_nothing_and_is_not_hashed_again(
     real = store.hash_path
 
     def counting(path: Path) -> str:
-        calls.append(path)
+        calls.append(Path(path))
         return real(path)
 
-    monkeypatch.setattr(store, "hash_path", counting)
+    monkeypatch.setattr(store.folder, "hash_path", counting)  # the plan's re-hash
+    monkeypatch.setattr(recorder, "hash_path", counting)  # a job's recording
     assert run(outdir, chain(src)) == []
     assert calls == [P.text.path]  # re-hashed once, because its mtime moved
     rec = json.loads((P.text.path.parent / ".rip" / "record.json").read_text())
@@ -392,11 +393,11 @@ def test_outputs_are_hashed_in_chunks_off_the_main_thread(outdir: Path, monkeypa
         threads.append(threading.current_thread().name)
         return real(path)
 
-    monkeypatch.setattr(store, "hash_file", spy)
+    monkeypatch.setattr(store.hashing, "hash_file", spy)
     P = Pipeline()
     P.text = R.big_random(seed=1)
     run(outdir, P)
     assert threads and all(t != "MainThread" for t in threads)
     data = P.text.path.read_bytes()
-    assert len(data) > 2 * store.CHUNK
+    assert len(data) > 2 * (1 << 20)
     assert (P.text.path.parent / ".rip" / "text.txt.hash").read_text().strip() == hashlib.sha256(data).hexdigest()

@@ -26,6 +26,7 @@ from necroflow import (
     resolve_command,
     store,
 )
+from necroflow.backends.local import LocalBackend
 from necroflow.execute import normalise_caps
 
 
@@ -130,8 +131,11 @@ def test_keys_without_a_cap_are_unlimited(outdir: Path) -> None:
 
 
 def test_default_thread_cap_is_all_cpus() -> None:
-    assert normalise_caps(None) == {"threads": os.cpu_count()}
-    assert normalise_caps({"threads": "all"}) == {"threads": os.cpu_count()}
+    local = LocalBackend().capacity()
+    assert local == {"threads": len(os.sched_getaffinity(0))}
+    assert normalise_caps(None, local) == local
+    assert normalise_caps({"threads": "all"}, local) == local
+    assert normalise_caps({"threads": "all"}, None) == {}  # a cluster: no cap unless given
     assert normalise_caps({"threads": 3, "ram": "64Gi"}) == {"threads": 3, "ram": 64 * 1024**3}
     with pytest.raises(ValueError, match="resource cap ram='lots'"):
         normalise_caps({"ram": "lots"})

@@ -210,7 +210,9 @@ def test_two_outputs_sharing_a_filename_are_refused() -> None:
     ({"ram": "lots"}, "ram='lots' is not an amount"),
     ({"ram": "1.5"}, "ram='1.5'"),
     ({"gpus": -1}, "gpus=-1"),
-    ({"time": 60}, "time=60 must be a string"),
+    ({"time": "soon"}, "invalid time 'soon'"),
+    ({"time": 0}, "invalid time 0"),
+    ({"sbatch_args": 3}, "sbatch_args=3 must be text or a list of text"),
 ])
 def test_bad_constraints_are_refused_at_declaration(cons: dict, match: str) -> None:
     with pytest.raises(RuleError, match=match):
@@ -222,6 +224,19 @@ def test_bad_constraints_are_refused_at_declaration(cons: dict, match: str) -> N
 
 def _returns_counts() -> Counts[out]:  # noqa: F821
     ...
+
+
+@pytest.mark.parametrize(("value", "seconds"), [
+    (3600, 3600), (1.5, 2), ("2h", 7200), ("90m", 5400), ("45s", 45), ("1d", 86400), ("1h30m", 5400),
+    ("1:30:00", 5400), ("2-00:00:00", 172800), ("90", 5400), ("5:30", 330), ("1-12", 129600),
+])
+def test_time_constraint_takes_seconds_durations_and_slurm_text(value: object, seconds: int) -> None:
+    assert Constraints(time=value)["time"] == seconds
+
+
+def test_sbatch_args_take_text_or_a_list() -> None:
+    assert Constraints(sbatch_args="--exclusive --comment='a b'")["sbatch_args"] == ["--exclusive", "--comment=a b"]
+    assert Constraints(sbatch_args=["--exclusive"])["sbatch_args"] == ["--exclusive"]
 
 
 def test_constraint_amounts_are_parsed_at_declaration() -> None:

@@ -1,8 +1,8 @@
 """The cut between policy and mechanism.
 
-The run loop in :mod:`necroflow.execute` decides *what* runs and *when*; a backend only
-starts a job and reports its end.  Everything crossing this line is plain data, so a
-backend never sees a Node, a DAG or a scheduler.
+The run loop decides *what* runs and *when*; a backend only starts a task and reports its
+end.  Everything crossing this line is plain data, so a backend never sees a Job, a DAG or
+a scheduler.
 """
 
 from __future__ import annotations
@@ -15,26 +15,27 @@ from typing import Any
 
 
 @dataclass(frozen=True)
-class JobSpec:
+class Task:
     """One job to run: a resolved shell command and where its records go."""
 
     key: str  # unique id within one run: "{rule}/{hash16}"
     rule: str
     command: str  # the exact shell command (already resolved and quoted)
     workdir: Path  # node folder outdir/{rule}/{hash16}; the command runs here
-    rip: Path  # workdir/.rip: every bookkeeping file of any backend lives here
-    log_path: Path  # rip/job.log: the job's stdout+stderr
-    constraints: dict[str, Any] = field(default_factory=dict)  # threads:int, ram:int bytes, user keys
+    rip: Path  # the node's record folder: every bookkeeping file of any backend lives here
+    log_path: Path  # the job's stdout+stderr
+    constraints: dict[str, Any] = field(default_factory=dict)  # normalised: see necroflow.constraints
+    attempt: int = 1
 
 
 @dataclass
-class JobResult:
-    """How a job ended, as reported by a backend."""
+class TaskResult:
+    """How a task ended, as reported by a backend."""
 
     key: str
-    returncode: int | None  # None when the job never produced an exit code
-    signal: int | None = None  # set when the job was killed by a signal
-    message: str = ""  # human-readable reason for failures ("killed by signal 9", "SLURM job 12 vanished")
+    returncode: int | None  # None when the task never produced an exit code
+    signal: int | None = None  # set when the task was killed by a signal
+    message: str = ""  # human-readable reason for failures ("exit code 3", "SLURM job 12 vanished")
     metrics: dict[str, Any] = field(default_factory=dict)  # start, end, wall, cpu, max_rss, host, job_id
 
     @property
@@ -43,30 +44,36 @@ class JobResult:
 
 
 class Backend(ABC):
-    """Starts jobs and reports each one's end on the ``events`` queue.
+    """Starts tasks and reports each one's end on the ``events`` queue.
 
-    Lifecycle: ``start(events)`` once, any number of ``submit(job)``, then ``stop()``.
-    ``submit`` must not block for the job's duration.  Every submitted job produces
-    exactly one :class:`JobResult` on ``events`` unless ``cancel_all`` was called, after
-    which results for cancelled jobs may or may not arrive.
+    Lifecycle: ``start(events)`` once, any number of ``submit(task)``, then ``stop()``.
+    ``submit`` must not block for the task's duration.  Every submitted task produces
+    exactly one :class:`TaskResult` on ``events`` unless ``cancel_all`` was called, after
+    which results for cancelled tasks may or may not arrive.
     """
 
     name: str = "base"
 
-    def start(self, events: queue.Queue[JobResult]) -> None:
+    def capacity(self) -> dict[str, int] | None:
+        """The resources this backend offers the run loop to fill (``{"threads": 8}``), or
+        None when the backend places jobs itself (a cluster): then only caps the user gives
+        limit what the run loop submits."""
+        return None
+
+    def start(self, events: queue.Queue[Any]) -> None:
         self.events = events
 
     @abstractmethod
-    def submit(self, job: JobSpec) -> None: ...
+    def submit(self, task: Task) -> None: ...
 
     def hold(self, fd: int) -> None:
-        """Offer an open file (the outdir lock) for jobs to inherit; backends whose jobs
+        """Offer an open file (the outdir lock) for tasks to inherit; backends whose tasks
         run elsewhere ignore it."""
         return None
 
     @abstractmethod
     def cancel_all(self, grace: float = 0.0) -> None:
-        """Stop every running job (whole process groups / scancel).  ``grace`` > 0 asks
+        """Stop every running task (whole process groups / scancel).  ``grace`` > 0 asks
         politely first (SIGTERM) and forces after that many seconds; 0 forces at once."""
 
     def stop(self) -> None:

@@ -6,7 +6,7 @@ SLURM with dask-jobqueue) and feed the jobs to it.
 
 Each job becomes one task that runs the shell command in a subprocess on a worker, in the
 node folder, appending to ``.rip/job.log``; the task returns the exit code and metrics,
-and a done-callback puts the :class:`JobResult` on the run loop's queue.  Nothing is
+and a done-callback puts the :class:`TaskResult` on the run loop's queue.  Nothing is
 written outside the node folder, and this backend writes no bookkeeping file of its own.
 
 Resource constraints map onto Dask *worker resources*: a job with ``threads=4, ram=8Gi``
@@ -20,8 +20,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
-import subprocess
 import threading
 import time
 import uuid
@@ -29,7 +27,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from necroflow.backends.base import Backend, JobResult, JobSpec
+from necroflow.backends import shell
+from necroflow.backends.base import Backend, Task, TaskResult
 from necroflow.resources import parse_resource
 
 log = logging.getLogger("necroflow.backends.dask")
@@ -46,39 +45,26 @@ _registry_lock = threading.Lock()
 
 
 def run_command(token: str, command: str, workdir: str, log_path: str) -> dict[str, Any]:
-    """Run ``command`` with ``/bin/sh -c`` in ``workdir``; return exit status and metrics."""
+    """Run ``command`` through the shared shell runner; return its exit record."""
     start = time.time()
-    with open(log_path, "ab") as out:
-        with _registry_lock:
-            if token in _cancelled:
-                return {"returncode": None, "signal": None, "cancelled": True, "start": start, "end": start}
-            proc = subprocess.Popen(
-                ["/bin/sh", "-c", command],
-                cwd=workdir,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group, so a cancel reaches grandchildren
-            )
-            _running[token] = proc.pid
+    with _registry_lock:
+        if token in _cancelled:
+            return {"returncode": None, "signal": None, "cancelled": True, "start": start, "end": start}
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            with _registry_lock:
-                _running.pop(token, None)
-        code = proc.returncode = os.waitstatus_to_exitcode(status)
-    end = time.time()
-    return {
-        "returncode": code if code >= 0 else None,
-        "signal": -code if code < 0 else None,
-        "cancelled": token in _cancelled,
-        "start": start,
-        "end": end,
-        "wall": end - start,
-        "cpu": usage.ru_utime + usage.ru_stime,
-        "max_rss": usage.ru_maxrss * 1024,  # Linux reports KiB
-        "host": socket.gethostname(),
-    }
+            proc = shell.spawn(command, workdir, log_path)
+        except (OSError, ValueError) as e:
+            shell.note_in_log(log_path, f"could not start job: {e}")
+            return {"returncode": None, "signal": None, "start": start, "end": time.time(), "error": str(e)}
+        _running[token] = proc.pid
+    try:
+        exit = shell.reap(proc, start)
+    finally:
+        with _registry_lock:
+            _running.pop(token, None)
+    if exit["signal"]:
+        shell.note_in_log(log_path, f"job {shell.describe(exit)}")
+    exit["cancelled"] = token in _cancelled
+    return exit
 
 
 def kill_commands(tokens: list[str], grace: float = 0.0) -> int:
@@ -161,7 +147,7 @@ class DaskBackend(Backend):
         self._cluster: Any = None
         self._client: Any = None
         self._lock = threading.Lock()
-        self._pending: dict[str, tuple[JobSpec, Any]] = {}  # token -> (job, future)
+        self._pending: dict[str, tuple[Task, Any]] = {}  # token -> (job, future)
         caps = {k: parse_resource(v) for k, v in (resources or {}).items()}
         self.n_workers = int(n_workers or 1)
         if scheduler_address is None:
@@ -243,7 +229,7 @@ class DaskBackend(Backend):
                 wanted[name] = float(amount)
         return wanted
 
-    def submit(self, job: JobSpec) -> None:
+    def submit(self, job: Task) -> None:
         client = self._connect()
         wanted = self.task_resources(job.constraints)
         Path(job.log_path).write_bytes(b"")  # the log holds this attempt only, as on the local backend
@@ -272,15 +258,15 @@ class DaskBackend(Backend):
         try:
             result = self._result(job, token, future)
         except Exception as exc:  # the run loop must always hear about the job
-            result = JobResult(job.key, None, message=f"Dask task {token} could not be read: {exc!r}")
+            result = TaskResult(job.key, None, message=f"Dask task {token} could not be read: {exc!r}")
         self.events.put(result)
 
-    def _result(self, job: JobSpec, token: str, future: Any) -> JobResult:
+    def _result(self, job: Task, token: str, future: Any) -> TaskResult:
         if future.status == "cancelled":
-            return JobResult(job.key, None, message=f"Dask task {token} was cancelled", metrics={"job_id": token})
+            return TaskResult(job.key, None, message=f"Dask task {token} was cancelled", metrics={"job_id": token})
         if future.status != "finished":
             exc = future.exception()
-            return JobResult(
+            return TaskResult(
                 job.key,
                 None,
                 message=f"Dask task {token} failed before the command finished: {exc!r}",
@@ -290,15 +276,16 @@ class DaskBackend(Backend):
         metrics = {k: rec.get(k) for k in ("start", "end", "wall", "cpu", "max_rss", "host")}
         metrics.update(job_id=token, backend=self.name)
         rc, sig = rec["returncode"], rec["signal"]
+        where = f"Dask task {token} on {rec.get('host')}"
         if rec.get("cancelled"):
-            message = f"cancelled (Dask task {token} on {rec.get('host')})"
-        elif sig:
-            message = f"killed by signal {sig} (Dask task {token} on {rec.get('host')})"
-        elif rc != 0:
-            message = f"exit code {rc} (Dask task {token} on {rec.get('host')}); see {job.log_path}"
+            message = f"cancelled ({where})"
+        elif rec.get("error"):
+            message = f"could not start: {rec['error']} ({where})"
         else:
-            message = ""
-        return JobResult(job.key, rc, signal=sig, message=message, metrics=metrics)
+            message = shell.describe(rec, where)
+            if rc not in (0, None):
+                message += f"; see {job.log_path}"
+        return TaskResult(job.key, rc, signal=sig, message=message, metrics=metrics)
 
     def cancel_all(self, grace: float = 0.0) -> None:
         """Cancel queued tasks and kill running commands' process groups on every worker.

@@ -1,89 +1,67 @@
-"""Run jobs as local subprocesses: ``/bin/sh -c COMMAND`` in the node folder, own process group."""
+"""Run jobs as local subprocesses through the shared shell runner, one waiter thread each."""
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
 import threading
 import time
-from typing import Any
 
-from .base import Backend, JobResult, JobSpec
+from . import shell
+from .base import Backend, Task, TaskResult
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 class LocalBackend(Backend):
     name = "local"
 
-    def __init__(self, shell: str = "/bin/sh") -> None:
-        self.shell = shell
+    def __init__(self, shell_path: str = "/bin/sh", threads: int | None = None) -> None:
+        self.shell = shell_path
+        self.threads = threads or usable_cpus()
         self._procs: dict[str, int] = {}  # key -> pid (= process group id)
         self._lock = threading.Lock()
-        self._host = socket.gethostname()
         self._held: tuple[int, ...] = ()
+
+    def capacity(self) -> dict[str, int]:
+        return {"threads": self.threads}
 
     def hold(self, fd: int) -> None:
         """Jobs inherit ``fd`` (the outdir lock): if necroflow is SIGKILLed, the outdir stays
         locked until the jobs it left running have ended, so no rerun races them."""
         self._held = (fd,)
 
-    def submit(self, job: JobSpec) -> None:
+    def submit(self, task: Task) -> None:
         start = time.time()
-        with open(job.log_path, "wb") as log:
-            try:
-                proc = subprocess.Popen(
-                    [self.shell, "-c", job.command], cwd=job.workdir, stdin=subprocess.DEVNULL,
-                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
-                    pass_fds=self._held,
-                )
-            except (OSError, ValueError) as e:  # ValueError: e.g. a NUL byte in the command
-                log.write(f"necroflow: could not start job: {e}\n".encode())
-                self.events.put(JobResult(job.key, None, message=f"could not start: {e}"))
-                return
+        try:
+            proc = shell.spawn(task.command, str(task.workdir), str(task.log_path), self._held, self.shell)
+        except (OSError, ValueError) as e:  # ValueError: e.g. a NUL byte in the command
+            shell.note_in_log(str(task.log_path), f"could not start job: {e}")
+            self.events.put(TaskResult(task.key, None, message=f"could not start: {e}"))
+            return
         with self._lock:
-            self._procs[job.key] = proc.pid
-        t = threading.Thread(target=self._wait, args=(job, proc, start), daemon=True)
-        t.start()
+            self._procs[task.key] = proc.pid
+        threading.Thread(target=self._wait, args=(task, proc, start), daemon=True).start()
 
-    def _wait(self, job: JobSpec, proc: subprocess.Popen[bytes], start: float) -> None:
-        # A job is its process group: once its shell has exited, anything it left behind in
-        # the group is stopped, so nothing keeps writing into a folder that is being recorded
-        # (or that the next run must redo), and nothing outlives the run.  The shell is
-        # waited for without being reaped first, so its pid (the group id) cannot be reused
-        # by another process before the group is killed.
-        try:
-            os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
-        except ChildProcessError:
-            pass
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except OSError:
-            pass
-        _, status, ru = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)  # keep Popen from reaping again
-        end = time.time()
+    def _wait(self, task: Task, proc: object, start: float) -> None:
+        exit = shell.reap(proc, start)  # type: ignore[arg-type]
         with self._lock:
-            self._procs.pop(job.key, None)
-        metrics: dict[str, Any] = {
-            "start": start, "end": end, "wall": round(end - start, 6),
-            "cpu": round(ru.ru_utime + ru.ru_stime, 6), "max_rss": ru.ru_maxrss * 1024,
-            "host": self._host, "job_id": str(proc.pid), "backend": self.name,
-        }
-        if os.WIFSIGNALED(status):
-            sig = os.WTERMSIG(status)
-            name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
-            msg = f"killed by signal {sig} ({name})"
-            try:
-                with open(job.log_path, "ab") as log:
-                    log.write(f"\nnecroflow: job {msg}\n".encode())
-            except OSError:
-                pass
-            self.events.put(JobResult(job.key, None, signal=sig, message=msg, metrics=metrics))
-        else:
-            code = os.WEXITSTATUS(status)
-            metrics["exit_code"] = code
-            self.events.put(JobResult(job.key, code, message="" if code == 0 else f"exit code {code}", metrics=metrics))
+            self._procs.pop(task.key, None)
+        message = shell.describe(exit)
+        if exit["signal"]:
+            shell.note_in_log(str(task.log_path), f"job {message}")
+        metrics = {k: v for k, v in exit.items() if k not in ("returncode", "signal")}
+        metrics["backend"] = self.name
+        if exit["returncode"] is not None:
+            metrics["exit_code"] = exit["returncode"]
+        self.events.put(TaskResult(task.key, exit["returncode"], signal=exit["signal"], message=message,
+                                   metrics=metrics))
 
     def cancel_all(self, grace: float = 0.0) -> None:
         """SIGTERM every job's process group; SIGKILL whatever is left after ``grace`` seconds."""

@@ -36,7 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from necroflow.backends.base import Backend, JobResult, JobSpec
+from necroflow.backends import shell
+from necroflow.backends.base import Backend, Task, TaskResult
 from necroflow.resources import parse_resource
 
 log = logging.getLogger("necroflow.backends.slurm")
@@ -177,36 +178,11 @@ def sbatch_options(
     return opts
 
 
-# The runner used when the node has Python: it can measure the command's CPU time and peak
-# RSS via wait4().  It deliberately does not catch SIGTERM: a job killed by SLURM leaves no
-# exit record, and the poller reads the reason from squeue instead.
-_PY_RUNNER = r"""
-import json, os, signal, socket, subprocess, sys, time
-rip, log, command = sys.argv[1:4]
-start = time.time()
-with open(log, "ab") as out:
-    proc = subprocess.Popen(["/bin/sh", "-c", command], stdin=subprocess.DEVNULL,
-                            stdout=out, stderr=subprocess.STDOUT)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = code = os.waitstatus_to_exitcode(status)
-end = time.time()
-record = {
-    "returncode": code if code >= 0 else None,
-    "signal": -code if code < 0 else None,
-    "start": start, "end": end, "wall": end - start,
-    "cpu": usage.ru_utime + usage.ru_stime,
-    "max_rss": usage.ru_maxrss * 1024,
-    "host": socket.gethostname(),
-    "job_id": os.environ.get("SLURM_JOB_ID"),
-}
-tmp = os.path.join(rip, ".slurm-exit.json.%d.tmp" % os.getpid())
-with open(tmp, "w") as fh:
-    json.dump(record, fh)
-    fh.flush()
-    os.fsync(fh.fileno())
-os.replace(tmp, os.path.join(rip, "slurm-exit.json"))
-sys.exit(code if code >= 0 else 128 - code)
-"""
+# The runner used when the node has Python is the shared shell runner (backends/shell.py),
+# embedded whole: it measures CPU time and peak RSS with wait4() and writes the exit record.
+# It deliberately does not catch SIGTERM: a job killed by SLURM leaves no exit record, and
+# the poller reads the reason from squeue instead.
+_PY_RUNNER = Path(shell.__file__).read_text()
 
 # The fallback when no Python is found on the node: POSIX sh, CPU time from `times`, no RSS.
 _SH_RUNNER = r"""
@@ -224,7 +200,7 @@ exit "$code"
 """
 
 
-def job_script(job: JobSpec, options: Sequence[str], python: str | None) -> str:
+def job_script(job: Task, options: Sequence[str], python: str | None) -> str:
     """The batch script for ``job``: cd into the node folder, run, write the exit record.
 
     ``python`` is tried first (then ``python3`` on the node's PATH) so CPU time and peak RSS
@@ -246,7 +222,7 @@ def job_script(job: JobSpec, options: Sequence[str], python: str | None) -> str:
         lines += [
             f"for py in {' '.join(q(c) for c in candidates)}; do",
             '  if command -v "$py" >/dev/null 2>&1; then',
-            "    exec \"$py\" - \"$rip\" \"$log\" \"$command\" <<'NECROFLOW_RUNNER'",
+            "    exec \"$py\" - \"$PWD\" \"$log\" \"$rip/slurm-exit.json\" \"$command\" <<'NECROFLOW_RUNNER'",
             _PY_RUNNER.strip("\n"),
             "NECROFLOW_RUNNER",
             "  fi",
@@ -275,7 +251,7 @@ def parse_squeue(text: str) -> dict[str, tuple[str, str]]:
 class _Tracked:
     """A submitted job the poller watches until it reports it."""
 
-    job: JobSpec
+    job: Task
     job_id: str
     submitted: float
     gone_since: float | None = None
@@ -331,14 +307,28 @@ class SlurmBackend(Backend):
         self._user = pwd.getpwuid(os.getuid()).pw_name
         self._lock = threading.Lock()
         self._tracked: dict[str, _Tracked] = {}  # SLURM job id -> job
-        self._outbox: queue.Queue[JobSpec | None] = queue.Queue()
+        self._outbox: queue.Queue[Task | None] = queue.Queue()
         self._halt = threading.Event()
         self._cancelling = False
         self._threads: list[threading.Thread] = []
 
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> SlurmBackend:
+        """Build from run settings (``slurm_partition``, ``slurm_account``, ``slurm_poll_interval``,
+        ``slurm_submit_rate``, ``slurm_extra_args``); absent keys keep the defaults."""
+        kw: dict[str, Any] = {}
+        for key, arg in (("slurm_partition", "partition"), ("slurm_account", "account"),
+                         ("slurm_poll_interval", "poll_interval"), ("slurm_submit_rate", "submit_rate")):
+            if options.get(key) is not None:
+                kw[arg] = options[key]
+        extra = options.get("slurm_extra_args")
+        if extra:
+            kw["extra_args"] = shlex.split(extra) if isinstance(extra, str) else list(extra)
+        return cls(**kw)
+
     # -- lifecycle ---------------------------------------------------------------------
 
-    def start(self, events: queue.Queue[JobResult]) -> None:
+    def start(self, events: queue.Queue[TaskResult]) -> None:
         super().start(events)
         self._halt.clear()
         self._cancelling = False
@@ -349,7 +339,7 @@ class SlurmBackend(Backend):
         for t in self._threads:
             t.start()
 
-    def submit(self, job: JobSpec) -> None:
+    def submit(self, job: Task) -> None:
         if not self._threads or self._halt.is_set():
             raise RuntimeError("SlurmBackend.submit called outside start()/stop()")
         self._outbox.put(job)
@@ -390,7 +380,7 @@ class SlurmBackend(Backend):
             except queue.Empty:
                 return
             if job is not None:
-                self.events.put(JobResult(job.key, None, message=message))
+                self.events.put(TaskResult(job.key, None, message=message))
 
     def _submit_loop(self) -> None:
         gap = 1.0 / self.submit_rate
@@ -400,23 +390,23 @@ class SlurmBackend(Backend):
             if job is None:
                 continue
             if self._cancelling:
-                self.events.put(JobResult(job.key, None, message="cancelled before it was submitted to SLURM"))
+                self.events.put(TaskResult(job.key, None, message="cancelled before it was submitted to SLURM"))
                 continue
             delay = next_at - time.monotonic()
             if delay > 0 and self._halt.wait(delay):
-                self.events.put(JobResult(job.key, None, message="backend stopped before submission"))
+                self.events.put(TaskResult(job.key, None, message="backend stopped before submission"))
                 continue
             if self._cancelling:  # cancel_all ran while this job waited for its turn
-                self.events.put(JobResult(job.key, None, message="cancelled before it was submitted to SLURM"))
+                self.events.put(TaskResult(job.key, None, message="cancelled before it was submitted to SLURM"))
                 continue
             next_at = time.monotonic() + gap
             try:
                 self._submit_one(job)
             except Exception as exc:  # one bad job must not stop the others
                 log.debug("submission of %s failed", job.key, exc_info=True)
-                self.events.put(JobResult(job.key, None, message=f"SLURM submission failed: {exc}"))
+                self.events.put(TaskResult(job.key, None, message=f"SLURM submission failed: {exc}"))
 
-    def _submit_one(self, job: JobSpec) -> None:
+    def _submit_one(self, job: Task) -> None:
         rip = Path(job.rip)
         rip.mkdir(parents=True, exist_ok=True)
         (rip / EXIT_RECORD).unlink(missing_ok=True)  # a record from an earlier run must not count
@@ -449,7 +439,7 @@ class SlurmBackend(Backend):
             self._run([self.scancel, job_id], check=False)
         log.debug("submitted %s as SLURM job %s", job.key, job_id)
 
-    def _sbatch(self, argv: list[str], job: JobSpec) -> str:
+    def _sbatch(self, argv: list[str], job: Task) -> str:
         delay = 0.5
         for attempt in range(4):
             proc = self._run(argv, check=False)
@@ -556,13 +546,10 @@ class SlurmBackend(Backend):
         rc, sig = record.get("returncode"), record.get("signal")
         metrics = {k: record.get(k) for k in ("start", "end", "wall", "cpu", "max_rss", "host")}
         metrics.update(job_id=t.job_id, backend=self.name)
-        if rc == 0:
-            message = ""
-        elif sig:
-            message = f"killed by signal {sig} (SLURM job {t.job_id} on {record.get('host')})"
-        else:
-            message = f"exit code {rc} (SLURM job {t.job_id} on {record.get('host')}); see {t.job.log_path}"
-        self._finish(t, JobResult(t.job.key, rc, signal=sig, message=message, metrics=metrics))
+        message = shell.describe(record, f"SLURM job {t.job_id} on {record.get('host')}")
+        if rc not in (0, None):
+            message += f"; see {t.job.log_path}"
+        self._finish(t, TaskResult(t.job.key, rc, signal=sig, message=message, metrics=metrics))
         return True
 
     def _report_lost(self, t: _Tracked) -> None:
@@ -582,9 +569,9 @@ class SlurmBackend(Backend):
         else:
             message += f"; see {out}"
         metrics: dict[str, Any] = {"job_id": t.job_id, "end": time.time(), "backend": self.name}
-        self._finish(t, JobResult(t.job.key, None, message=message, metrics=metrics))
+        self._finish(t, TaskResult(t.job.key, None, message=message, metrics=metrics))
 
-    def _finish(self, t: _Tracked, result: JobResult) -> None:
+    def _finish(self, t: _Tracked, result: TaskResult) -> None:
         with self._lock:
             if self._tracked.pop(t.job_id, None) is None:
                 return  # already reported

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from necroflow.backends.base import Backend, JobResult, JobSpec
+from necroflow.backends.base import Backend, Task, TaskResult
 
 
 def main() -> None:
@@ -51,10 +51,10 @@ def main() -> None:
             workdir = Path(tmp) / "trivial" / f"{i:016x}"
             (workdir / ".rip").mkdir(parents=True)
             jobs.append(
-                JobSpec(f"trivial/{i:016x}", "trivial", f"echo {i} > out.txt", workdir, workdir / ".rip",
+                Task(f"trivial/{i:016x}", "trivial", f"echo {i} > out.txt", workdir, workdir / ".rip",
                         workdir / ".rip" / "job.log", {"threads": 1})
             )
-        events: queue.Queue[JobResult] = queue.Queue()
+        events: queue.Queue[TaskResult] = queue.Queue()
         backend.start(events)
         t0 = time.perf_counter()
         for job in jobs:

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from necroflow.backends.base import JobResult
+from necroflow.backends.base import TaskResult
 
 
-def collect(events: queue.Queue[JobResult], n: int, timeout: float) -> dict[str, JobResult]:
+def collect(events: queue.Queue[TaskResult], n: int, timeout: float) -> dict[str, TaskResult]:
     """Wait for ``n`` results (failing after ``timeout`` s) and check no job reports twice."""
-    results: dict[str, JobResult] = {}
+    results: dict[str, TaskResult] = {}
     deadline = time.monotonic() + timeout
     while len(results) < n:
         left = deadline - time.monotonic()
@@ -29,7 +29,7 @@ def collect(events: queue.Queue[JobResult], n: int, timeout: float) -> dict[str,
     return results
 
 
-def assert_no_extra_results(events: queue.Queue[JobResult], wait: float = 0.5) -> None:
+def assert_no_extra_results(events: queue.Queue[TaskResult], wait: float = 0.5) -> None:
     """Every job reports exactly once: nothing else may arrive."""
     try:
         extra = events.get(timeout=wait)

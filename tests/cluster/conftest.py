@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from necroflow.backends.base import JobResult, JobSpec
+from necroflow.backends.base import Task, TaskResult
 from necroflow.backends.slurm import SlurmBackend
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,7 +31,7 @@ DOWN = REPO / "scripts" / "slurm-down.sh"
 # many-jobs tests short on a 2-core machine.
 TEST_CPUS = "8"
 
-MakeJob = Callable[..., JobSpec]
+MakeJob = Callable[..., Task]
 
 
 def _slurm_answers() -> bool:
@@ -90,9 +90,9 @@ def slurm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
 @dataclass
 class TimeLimitProbe:
-    job: JobSpec
+    job: Task
     backend: SlurmBackend
-    events: queue.Queue[JobResult]
+    events: queue.Queue[TaskResult]
 
 
 _probe: list[TimeLimitProbe] = []
@@ -101,7 +101,7 @@ _probe: list[TimeLimitProbe] = []
 def _submit_time_limited_job(root: Path) -> TimeLimitProbe:
     workdir = root / "rule" / "slow"
     (workdir / ".rip").mkdir(parents=True)
-    job = JobSpec(
+    job = Task(
         key="rule/slow",
         rule="rule",
         command="echo started; exec sleep 600",
@@ -110,7 +110,7 @@ def _submit_time_limited_job(root: Path) -> TimeLimitProbe:
         log_path=workdir / ".rip" / "job.log",
         constraints={"threads": 1, "time": 1},  # 1 s: SLURM rounds up to one minute
     )
-    events: queue.Queue[JobResult] = queue.Queue()
+    events: queue.Queue[TaskResult] = queue.Queue()
     backend = SlurmBackend(poll_interval=0.5, lost_grace=2.0)
     backend.start(events)
     backend.submit(job)
@@ -126,14 +126,14 @@ def time_limited_job(slurm_cluster: None) -> TimeLimitProbe:
 
 @pytest.fixture
 def make_job(tmp_path: Path) -> MakeJob:
-    """Build a JobSpec the way the run loop does: node folder with .rip/, log in .rip/job.log."""
+    """Build a Task the way the run loop does: node folder with .rip/, log in .rip/job.log."""
 
-    def make(name: str, command: str, **constraints: Any) -> JobSpec:
+    def make(name: str, command: str, **constraints: Any) -> Task:
         workdir = tmp_path / "out" / "rule" / name
         rip = workdir / ".rip"
         rip.mkdir(parents=True, exist_ok=True)
         constraints.setdefault("threads", 1)
-        return JobSpec(
+        return Task(
             key=f"rule/{name}",
             rule="rule",
             command=command,

@@ -19,14 +19,14 @@ from cluster_helpers import (
     wait_until,
 )
 
-from necroflow.backends.base import JobResult
+from necroflow.backends.base import TaskResult
 from necroflow.backends.dask import DaskBackend
 
-Pair = tuple[DaskBackend, "queue.Queue[JobResult]"]
+Pair = tuple[DaskBackend, "queue.Queue[TaskResult]"]
 
 
 def _start(backend: DaskBackend) -> Pair:
-    events: queue.Queue[JobResult] = queue.Queue()
+    events: queue.Queue[TaskResult] = queue.Queue()
     backend.start(events)
     return backend, events
 

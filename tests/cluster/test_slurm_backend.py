@@ -25,16 +25,16 @@ from cluster_helpers import (
     wait_until,
 )
 
-from necroflow.backends.base import JobResult, JobSpec
+from necroflow.backends.base import Task, TaskResult
 from necroflow.backends.slurm import EXIT_RECORD, JOB_SCRIPT, SlurmBackend
 
 pytestmark = pytest.mark.usefixtures("slurm_cluster")
 
-Pair = tuple[SlurmBackend, "queue.Queue[JobResult]"]
+Pair = tuple[SlurmBackend, "queue.Queue[TaskResult]"]
 
 
 def _backend(**kw: object) -> Pair:
-    events: queue.Queue[JobResult] = queue.Queue()
+    events: queue.Queue[TaskResult] = queue.Queue()
     settings: dict[str, object] = {"poll_interval": 0.2, "submit_rate": 100.0, "lost_grace": 2.0}
     settings.update(kw)
     backend = SlurmBackend(**settings)  # type: ignore[arg-type]
@@ -49,7 +49,7 @@ def slurm() -> Iterator[Pair]:
     backend.stop()
 
 
-def _job_id(job: JobSpec, timeout: float = 30) -> str:
+def _job_id(job: Task, timeout: float = 30) -> str:
     """The SLURM id of a submitted job, from the scheduler output file name in .rip/."""
     found: list[str] = []
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from necroflow.backends.base import JobSpec
+from necroflow.backends.base import Task
 from necroflow.backends.slurm import (
     EXIT_RECORD,
     format_slurm_time,
@@ -83,7 +83,7 @@ def test_job_script_runs_the_command_verbatim_and_writes_the_record(tmp_path: Pa
     rip = workdir / ".rip"
     rip.mkdir(parents=True)
     command = "printf '%s\\n' \"it's $((1+2))\" > out.txt; echo logged; exit 5"
-    job = JobSpec("r/x", "r", command, workdir, rip, rip / "job.log", {})
+    job = Task("r/x", "r", command, workdir, rip, rip / "job.log", {})
     script = rip / "slurm-job.sh"
     script.write_text(job_script(job, ["--nodes=1"], python))
     proc = subprocess.run(
@@ -101,7 +101,7 @@ def test_job_script_runs_the_command_verbatim_and_writes_the_record(tmp_path: Pa
 def test_job_script_reports_a_signal(tmp_path: Path) -> None:
     rip = tmp_path / ".rip"
     rip.mkdir()
-    job = JobSpec("r/x", "r", "kill -9 $$", tmp_path, rip, rip / "job.log", {})
+    job = Task("r/x", "r", "kill -9 $$", tmp_path, rip, rip / "job.log", {})
     script = rip / "slurm-job.sh"
     script.write_text(job_script(job, [], sys.executable))
     proc = subprocess.run(["sh", str(script)], env={**os.environ, "SLURM_JOB_ID": "7"}, capture_output=True)

@@ -1,0 +1,125 @@
+"""The one shell runner: ``/bin/sh -c COMMAND`` in the node folder, in its own process group.
+
+Used by the local backend (in this process), by Dask workers, and by SLURM job scripts
+(this file's source is embedded in each job script, so a compute node needs Python but not
+necroflow).  Stdlib only, no package imports, for that reason.
+
+A job is its process group: once its shell exits, anything it left behind in the group is
+stopped, so nothing keeps writing into a folder that is being recorded.  The shell is waited
+for without being reaped first, so its pid (the group id) cannot be reused by another process
+before the group is killed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+HOST = socket.gethostname()
+
+
+def spawn(command: str, workdir: str, log_path: str, pass_fds: tuple[int, ...] = (),
+          shell: str = "/bin/sh") -> subprocess.Popen[bytes]:
+    """Start the command; its stdout and stderr go to ``log_path``.  Raises OSError/ValueError."""
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o644)
+    try:
+        return subprocess.Popen([shell, "-c", command], cwd=workdir, stdin=subprocess.DEVNULL, stdout=fd,
+                                stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
+                                pass_fds=pass_fds)
+    finally:
+        os.close(fd)
+
+
+def reap(proc: subprocess.Popen[bytes], start: float) -> dict[str, Any]:
+    """Wait for the shell, stop what it left in its group, and return its exit and metrics."""
+    try:
+        os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+    except ChildProcessError:
+        pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    _, status, ru = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)  # keep Popen from reaping again
+    end = time.time()
+    sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+    return {
+        "returncode": None if sig is not None else os.WEXITSTATUS(status), "signal": sig,
+        "start": start, "end": end, "wall": round(end - start, 6),
+        "cpu": round(ru.ru_utime + ru.ru_stime, 6), "max_rss": ru.ru_maxrss * 1024,
+        "host": HOST, "job_id": str(proc.pid),
+    }
+
+
+def describe(exit: dict[str, Any], where: str = "") -> str:
+    """The failure message for an exit record, "" for success: one wording on every backend."""
+    sig, rc = exit.get("signal"), exit.get("returncode")
+    suffix = f" ({where})" if where else ""
+    if sig:
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = str(sig)
+        return f"killed by signal {sig} ({name}){suffix}"
+    if rc == 0:
+        return ""
+    if rc is None:
+        return f"ended without an exit code{suffix}"
+    return f"exit code {rc}{suffix}"
+
+
+def run(command: str, workdir: str, log_path: str) -> dict[str, Any]:
+    """Run to completion (what a Dask task or a SLURM job does); never raises for the command."""
+    start = time.time()
+    try:
+        proc = spawn(command, workdir, log_path)
+    except (OSError, ValueError) as e:
+        note_in_log(log_path, f"could not start job: {e}")
+        return {"returncode": None, "signal": None, "start": start, "end": time.time(), "error": str(e)}
+    exit = reap(proc, start)
+    if exit["signal"]:
+        note_in_log(log_path, f"job {describe(exit)}")
+    return exit
+
+
+def note_in_log(log_path: str, text: str) -> None:
+    try:
+        with open(log_path, "ab") as log:
+            log.write(f"\nnecroflow: {text}\n".encode())
+    except OSError:
+        pass
+
+
+def write_exit(path: str, exit: dict[str, Any]) -> None:
+    """Write an exit record atomically and durably (a cluster job's only message home)."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as fh:
+        json.dump(exit, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def main(argv: list[str]) -> int:
+    """``python shell.py WORKDIR LOG EXIT_RECORD COMMAND``: the body of a SLURM job script.
+
+    It deliberately does not catch SIGTERM: a job killed by SLURM leaves no exit record,
+    and the poller reads the reason from squeue instead.
+    """
+    workdir, log_path, exit_path, command = argv[:4]
+    exit = run(command, workdir, log_path)
+    exit["job_id"] = os.environ.get("SLURM_JOB_ID")
+    write_exit(exit_path, exit)
+    rc = exit.get("returncode")
+    return rc if isinstance(rc, int) else 128 + int(exit.get("signal") or 1)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,156 @@
+"""Jobs (rule calls) and nodes (their outputs): the values a factory builds and a DAG holds.
+
+A job is immutable once made: its rule, literal params and parent nodes fix its fingerprint.
+It knows nothing of output directories; a :class:`~necroflow.graph.DAG` maps jobs to folders
+under its own outdir, so one job can belong to several DAGs without any of them seeing the
+others' paths.  For convenience (``P.shout.path``, ``resolve_command(node)``) a job also
+remembers the first outdir it was resolved under; no DAG ever reads that.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .fingerprint import call_fingerprint
+
+if TYPE_CHECKING:
+    from .rules import Rule
+    from .types import NodeType
+
+_serials = itertools.count()
+
+#: One input edge: the slot it fills (``"bam"``, or ``"bams[2]"`` for an element of a list
+#: input) and the parent node.
+Edge = tuple[str, "Node"]
+
+
+class Job:
+    """One rule call: a rule, its literal params and its parent nodes.
+
+    Co-outputs of a multi-output rule share one Job, one folder and one command run.
+    ``order`` is the creation order, which is topological (parents are made first); the
+    fifo scheduler follows it.
+    """
+
+    __slots__ = ("rule", "params", "params_json", "inputs", "edges", "outputs", "fingerprint", "key",
+                 "order", "outdir", "__weakref__")
+
+    def __init__(self, rule: Rule, params: dict[str, Any], params_json: str,
+                 inputs: dict[str, Node | tuple[Node, ...]]) -> None:
+        self.rule = rule
+        self.params = params
+        self.params_json = params_json
+        self.inputs = inputs
+        edges: list[Edge] = []
+        for name, value in inputs.items():
+            if isinstance(value, tuple):
+                edges.extend((f"{name}[{i}]", n) for i, n in enumerate(value))
+            else:
+                edges.append((name, value))
+        self.edges: tuple[Edge, ...] = tuple(edges)
+        # Parents are always built before children, so the fingerprint is computed here,
+        # once, without recursion: a 10,000-deep chain costs 10,000 hashes, not a stack.
+        self.fingerprint: str = call_fingerprint(
+            rule.digest, params_json, [(slot, n.job.fingerprint, n.label) for slot, n in edges])
+        self.key: str = f"{rule.name}/{self.fingerprint[:16]}"
+        self.outputs: dict[str, Node] = {label: Node(self, label, t) for label, t in rule.outputs.items()}
+        self.order = next(_serials)
+        self.outdir: str | None = None  # the first outdir this job was resolved under (convenience only)
+
+    @property
+    def hash16(self) -> str:
+        return self.fingerprint[:16]
+
+    @property
+    def dir(self) -> Path | None:
+        """``outdir/{rule}/{hash16}`` under the first outdir this job was resolved in."""
+        return None if self.outdir is None else Path(self.outdir, self.key)
+
+    @property
+    def parents(self) -> list[Job]:
+        """Distinct parent jobs, in input order."""
+        seen: dict[int, Job] = {}
+        for _, n in self.edges:
+            seen.setdefault(id(n.job), n.job)
+        return list(seen.values())
+
+    @property
+    def constraints(self) -> Any:
+        return self.rule.constraints
+
+    @property
+    def name(self) -> str:
+        return self.rule.name
+
+    def __repr__(self) -> str:
+        return f"<Job {self.key}>"
+
+
+class Node:
+    """One output of a rule call: what a factory holds and passes on to the next rule."""
+
+    __slots__ = ("job", "label", "type")
+
+    def __init__(self, job: Job, label: str, type_: type[NodeType]) -> None:
+        self.job = job
+        self.label = label
+        self.type = type_
+
+    rule = property(lambda self: self.job.rule, doc="The rule that produces this node.")
+    fingerprint = property(lambda self: self.job.fingerprint, doc="Full SHA-256 of the call.")
+    hash16 = property(lambda self: self.job.fingerprint[:16])
+    params = property(lambda self: self.job.params)
+    inputs = property(lambda self: self.job.inputs)
+    parents = property(lambda self: [n for _, n in self.job.edges])
+
+    @property
+    def filename(self) -> str:
+        return self.type.filename
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """The main file and its companions (``x.bam``, ``x.bam.bai``)."""
+        return self.type.files()
+
+    @property
+    def relpath(self) -> str:
+        """``{rule}/{hash16}/{filename}``, relative to the outdir."""
+        return f"{self.job.key}/{self.type.filename}"
+
+    @property
+    def path(self) -> Path | None:
+        """The file under the first outdir the job was resolved in (``DAG.path`` for a given DAG)."""
+        d = self.job.dir
+        return None if d is None else d / self.type.filename
+
+    def __repr__(self) -> str:
+        return f"<Node {self.relpath}>"
+
+
+def walk_jobs(roots: Iterable[Job]) -> list[Job]:
+    """Every job reachable from ``roots`` through inputs, parents before children.
+
+    Iterative post-order DFS: no recursion limit, O(jobs + edges).
+    """
+    out: list[Job] = []
+    seen: set[int] = set()
+    for root in roots:
+        if id(root) in seen:
+            continue
+        stack: list[tuple[Job, Iterator[Edge]]] = [(root, iter(root.edges))]
+        seen.add(id(root))
+        while stack:
+            job, it = stack[-1]
+            for _, n in it:
+                pj = n.job
+                if id(pj) not in seen:
+                    seen.add(id(pj))
+                    stack.append((pj, iter(pj.edges)))
+                    break
+            else:
+                stack.pop()
+                out.append(job)
+    return out

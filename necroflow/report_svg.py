@@ -1,0 +1,236 @@
+"""SVG drawings for the HTML report: the layered job (or rule) graph and the timeline."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import json
+import os
+import urllib.parse
+from collections import Counter
+from pathlib import Path
+
+from .clean import format_bytes
+from .graphviz import STATE_COLOURS, STATE_PRIORITY
+from .jobinfo import JobRecord
+from .reporting import format_duration
+
+#: Above this many jobs the DAG panel draws one box per rule instead of one per job.
+MAX_DRAWN_JOBS = 300
+
+
+def _dur(seconds: float | None) -> str:
+    """Durations in tables: milliseconds matter for short jobs, hours for long ones."""
+    if seconds is None:
+        return ""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 60:
+        return f"{seconds:.2f}s"
+    return format_duration(seconds)
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _colours(state: str) -> tuple[str, str]:
+    return STATE_COLOURS.get(state, ("#ffffff", "#455a64"))
+
+
+def _href(target: Path, base: Path) -> str:
+    return urllib.parse.quote(os.path.relpath(target, base))
+
+
+def _nice_time(ts: float | None) -> str:
+    if ts is None:
+        return ""
+    return _dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _dag_svg(records: list[JobRecord]) -> tuple[str, str]:
+    """(svg, caption): the job graph laid out by layers, or the rule graph when it is large."""
+    if len(records) > MAX_DRAWN_JOBS:
+        return _rule_graph_svg(records)
+    nodes = [(r.key, r.rule, r.key.split("/", 1)[-1][:8], r.state,
+              _tooltip(r), [k for k in dict.fromkeys(r.inputs.values())]) for r in records]
+    return _layered_svg(nodes, "job"), f"{len(records)} jobs, coloured by state; hover for details."
+
+
+def _tooltip(r: JobRecord) -> str:
+    lines = [r.key, f"state: {r.state}" + (f" ({r.reason})" if r.reason else "")]
+    if r.params:
+        lines.append("params: " + ", ".join(f"{k}={json.dumps(v)}" for k, v in r.params.items()))
+    wall = r.num("wall")
+    if wall is not None:
+        lines.append(f"wall {_dur(wall)}")
+    return "\n".join(lines)
+
+
+def _rule_graph_svg(records: list[JobRecord]) -> tuple[str, str]:
+    by_rule: dict[str, list[JobRecord]] = {}
+    rule_of = {r.key: r.rule for r in records}
+    for r in records:
+        by_rule.setdefault(r.rule, []).append(r)
+    nodes = []
+    for rule, rs in by_rule.items():
+        c = Counter(r.state for r in rs)
+        state = next((s for s in STATE_PRIORITY if s in c), "up_to_date")
+        ups = sorted({rule_of[k] for r in rs for k in r.inputs.values() if k in rule_of} - {rule})
+        tip = f"{rule}: {len(rs)} jobs\n" + ", ".join(f"{v} {k}" for k, v in sorted(c.items()))
+        nodes.append((rule, rule, f"{len(rs)} jobs", state, tip, ups))
+    caption = (f"{len(records)} jobs are too many to draw one by one: one box per rule "
+               f"({len(by_rule)} rules), coloured by its most pressing state.")
+    return _layered_svg(nodes, "rule"), caption
+
+
+def _layered_svg(nodes: list[tuple[str, str, str, str, str, list[str]]], kind: str) -> str:
+    """Layered (Sugiyama-style) drawing: longest-path layers, barycentre ordering, curved edges."""
+    W, H, GX, GY, PAD = 150, 42, 18, 46, 16
+    index = {n[0]: i for i, n in enumerate(nodes)}
+    parents = [[index[p] for p in n[5] if p in index] for n in nodes]
+    depth = [0] * len(nodes)
+    for i in range(len(nodes)):  # nodes come parents first
+        depth[i] = 1 + max((depth[p] for p in parents[i]), default=-1)
+    layers: list[list[int]] = [[] for _ in range(max(depth, default=-1) + 1)]
+    for i, d in enumerate(depth):
+        layers[d].append(i)
+    children: list[list[int]] = [[] for _ in nodes]
+    for i, ps in enumerate(parents):
+        for p in ps:
+            children[p].append(i)
+    pos = [0.0] * len(nodes)
+    for layer in layers:
+        for k, i in enumerate(layer):
+            pos[i] = float(k)
+    for sweep in range(4):  # down, up, down, up: barycentres of neighbours in the adjacent layer
+        order = layers[1:] if sweep % 2 == 0 else list(reversed(layers[:-1]))
+        for layer in order:
+            def bary(i: int, down: bool = sweep % 2 == 0) -> float:
+                nb = parents[i] if down else children[i]
+                return sum(pos[j] for j in nb) / len(nb) if nb else pos[i]
+            layer.sort(key=bary)
+            for k, i in enumerate(layer):
+                pos[i] = float(k)
+    xs = _place(layers, parents, children, W + GX)
+    width = PAD * 2 + (max(xs, default=0.0) - min(xs, default=0.0)) + W
+    height = PAD * 2 + len(layers) * H + max(0, len(layers) - 1) * GY
+    x0 = min(xs, default=0.0) - PAD
+    xy: list[tuple[float, float]] = [(0.0, 0.0)] * len(nodes)
+    for d, layer in enumerate(layers):
+        for i in layer:
+            xy[i] = (xs[i] - x0, PAD + d * (H + GY))
+    out = [f'<svg class="dag" xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
+           f'viewBox="0 0 {width:.0f} {height:.0f}" role="img" aria-label="{kind} graph">',
+           '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
+           'orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="#78909c"/></marker></defs>']
+    for i, ps in enumerate(parents):
+        x2, y2 = xy[i][0] + W / 2, xy[i][1]
+        for p in ps:
+            x1, y1 = xy[p][0] + W / 2, xy[p][1] + H
+            my = (y1 + y2) / 2
+            out.append(f'<path class="edge" d="M{x1:.1f},{y1:.1f} C{x1:.1f},{my:.1f} {x2:.1f},{my:.1f} '
+                       f'{x2:.1f},{y2 - 2:.1f}" marker-end="url(#arrow)"/>')
+    for i, (key, title, sub, state, tip, _) in enumerate(nodes):
+        x, y = xy[i]
+        fill, stroke = _colours(state)
+        name = title if len(title) <= 20 else title[:19] + "~"
+        out.append(f'<g class="node" data-key="{_e(key)}" transform="translate({x:.1f},{y:.1f})">'
+                   f"<title>{_e(tip)}</title>"
+                   f'<rect width="{W}" height="{H}" rx="7" fill="{fill}" stroke="{stroke}"/>'
+                   f'<text x="{W / 2}" y="17" class="t1">{_e(name)}</text>'
+                   f'<text x="{W / 2}" y="32" class="t2">{_e(sub)} · {_e(state.replace("_", " "))}</text></g>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _isotonic_spaced(desired: list[float], gap: float) -> list[float]:
+    """Positions closest (least squares) to ``desired`` that keep order and ``gap`` apart.
+
+    With y_i = x_i - i*gap the constraint is "y non-decreasing": isotonic regression,
+    solved exactly by pool-adjacent-violators in O(n).
+    """
+    blocks: list[list[float]] = []  # [sum, count]
+    for i, d in enumerate(desired):
+        blocks.append([d - i * gap, 1.0])
+        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] > blocks[-1][0] / blocks[-1][1]:
+            s, c = blocks.pop()
+            blocks[-1][0] += s
+            blocks[-1][1] += c
+    out: list[float] = []
+    for s, c in blocks:
+        out.extend([s / c] * int(c))
+    return [y + i * gap for i, y in enumerate(out)]
+
+
+def _place(layers: list[list[int]], parents: list[list[int]], children: list[list[int]],
+           gap: float) -> list[float]:
+    """x of each node: each layer pulled toward its neighbours' mean, order and spacing kept."""
+    n = sum(len(layer) for layer in layers)
+    xs = [0.0] * n
+    for layer in layers:
+        for k, i in enumerate(layer):
+            xs[i] = (k - (len(layer) - 1) / 2) * gap
+    for sweep in range(6):
+        down = sweep % 2 == 0
+        for layer in (layers[1:] if down else list(reversed(layers[:-1]))):
+            want = []
+            for i in layer:
+                nb = parents[i] if down else children[i]
+                if not nb:
+                    nb = children[i] if down else parents[i]
+                want.append(sum(xs[j] for j in nb) / len(nb) if nb else xs[i])
+            for i, x in zip(layer, _isotonic_spaced(want, gap), strict=True):
+                xs[i] = x
+    return xs
+
+
+def _gantt_svg(session: list[JobRecord], slots: dict[str, int]) -> str:
+    """One run's jobs as bars over time, one row per worker slot."""
+    LEFT, TOP, ROW, WIDTH = 64, 22, 18, 1100
+    t0 = min(r.start for r in session if r.start is not None)
+    t1 = max(r.end for r in session if r.end is not None)
+    span = max(t1 - t0, 1e-3)
+    used = sorted({slots[r.key] for r in session})
+    row_of = {s: i for i, s in enumerate(used)}
+    height = TOP + len(used) * ROW + 8
+    scale = (WIDTH - LEFT - 10) / span
+    out = [f'<svg class="gantt" xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
+           f'viewBox="0 0 {WIDTH} {height}" role="img" aria-label="timeline">']
+    step = _tick_step(span)
+    t = 0.0
+    while t <= span + 1e-9:
+        x = LEFT + t * scale
+        out.append(f'<line class="tick" x1="{x:.1f}" y1="{TOP - 4}" x2="{x:.1f}" y2="{height - 8}"/>'
+                   f'<text class="tl" x="{x:.1f}" y="{TOP - 8}">{_e(_tick_label(t, step))}</text>')
+        t += step
+    for s, i in row_of.items():
+        out.append(f'<text class="sl" x="{LEFT - 6}" y="{TOP + i * ROW + 12}">slot {s + 1}</text>')
+    for r in session:
+        assert r.start is not None and r.end is not None
+        x = LEFT + (r.start - t0) * scale
+        w = max((r.end - r.start) * scale, 1.5)
+        y = TOP + row_of[slots[r.key]] * ROW + 2
+        fill, stroke = _colours(r.state)
+        tip = (f"{r.key}\n{_nice_time(r.start)} +{_dur(r.end - r.start)}\n"
+               f"cpu {_dur(r.num('cpu') or 0.0)}, peak {format_bytes(int(r.num('max_rss') or 0))}, "
+               f"state {r.state}")
+        out.append(f'<rect class="bar" data-key="{_e(r.key)}" x="{x:.1f}" y="{y}" width="{w:.1f}" '
+                   f'height="{ROW - 4}" rx="2" fill="{fill}" stroke="{stroke}"><title>{_e(tip)}</title></rect>')
+        if w > 60:
+            out.append(f'<text class="bl" x="{x + 3:.1f}" y="{y + ROW - 8}">{_e(r.rule)}</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _tick_label(t: float, step: float) -> str:
+    if step < 1:
+        return f"{t:.1f}s"
+    return format_duration(t) if t >= 60 else f"{t:.0f}s"
+
+
+def _tick_step(span: float) -> float:
+    for step in (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 43200, 86400):
+        if span / step <= 12:
+            return float(step)
+    return span / 10

@@ -1,0 +1,115 @@
+"""What a run tells people and callers: its report, its errors, and the reporter hooks.
+
+Kept apart from the run loop so that faces (progress display, report, GUI) can use these
+types without importing the loop.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .backends.base import TaskResult
+    from .nodes import Job
+    from .plan import Plan
+
+
+class JobFailed(RuntimeError):
+    """A job exited non-zero, was killed, or did not write its declared outputs."""
+
+    def __init__(self, job: Job, reason: str, log_path: str | Path | None = None) -> None:
+        self.job = job
+        self.reason = reason
+        self.log_path = Path(log_path) if log_path is not None else None
+        where = f"; log: {log_path}" if log_path else ""
+        super().__init__(f"job {job.key} (rule {job.rule.name!r}) failed: {reason}{where}")
+
+
+class Interrupted(BaseException):
+    """The run was stopped by a signal (SIGTERM/SIGHUP); running jobs were stopped and marked interrupted."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(f"interrupted by signal {signal.Signals(signum).name}")
+
+
+@dataclass
+class RunReport:
+    plan: Plan
+    ran: list[str] = field(default_factory=list)  # job keys that ran and succeeded
+    failed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # not started because a parent failed
+    cleaned: list[str] = field(default_factory=list)  # paths removed by autoclean
+    elapsed: float = 0.0
+    dry_run: bool = False
+    run_id: str = ""
+
+    @property
+    def up_to_date(self) -> int:
+        return len(self.plan.required) - len(self.plan.to_run)
+
+
+def format_duration(seconds: float) -> str:
+    """12.3s, 4m05s, 2h03m: short enough for a status line, precise where it matters."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    s = int(seconds + 0.5)
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+
+
+class Reporter:
+    """Plain line-by-line progress on a stream (stderr by default).  Subclass to customise.
+
+    The run loop calls ``on_plan`` once, ``on_start``/``on_done``/``on_fail`` per job (from
+    its own thread, in order) and ``on_finish`` at the end.
+    """
+
+    def __init__(self, stream: Any = None, verbose: int = 1) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.verbose = verbose
+        self.total = 0
+        self.count = 0
+
+    def emit(self, text: str) -> None:
+        try:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass
+
+    def on_plan(self, plan: Plan, dry_run: bool) -> None:
+        self.total = len(plan.to_run)
+        if dry_run:
+            self.emit(plan.explain())
+        elif self.verbose >= 1:
+            self.emit(plan.summary())
+
+    def on_start(self, job: Job) -> None:
+        if self.verbose >= 2:
+            self.emit(f"start  {job.key}")
+
+    def on_done(self, job: Job, result: TaskResult) -> None:
+        self.count += 1
+        if self.verbose >= 1:
+            self.emit(f"[{self.count}/{self.total}] done   {job.key} ({result.metrics.get('wall', 0):.2f}s)")
+
+    def on_fail(self, job: Job, reason: str, log_tail: str, log_path: str = "") -> None:
+        self.count += 1
+        self.emit(f"[{self.count}/{self.total}] FAILED {job.key}: {reason}")
+        if log_tail:
+            self.emit(f"--- {log_path or 'job.log'} (last lines) ---\n{log_tail}\n---")
+
+    def on_finish(self, report: RunReport) -> None:
+        if self.verbose >= 1 and not report.dry_run and report.plan.to_run:
+            msg = f"{len(report.ran)} ran, {report.up_to_date} up to date"
+            if report.failed:
+                msg += f", {len(report.failed)} failed"
+            if report.skipped:
+                msg += f", {len(report.skipped)} not started (upstream failed)"
+            self.emit(f"Finished in {report.elapsed:.2f}s: {msg}.")
