@@ -145,14 +145,11 @@ _JS = """
 """
 
 
-def render_html(records: list[JobRecord], out_path: Path, title: str, outdir: Path) -> str:
-    """The whole report as one HTML string (links relative to ``out_path``'s folder)."""
-    base = out_path.parent
-    states = Counter(r.state for r in records)
+def _cards(records: list[JobRecord], states: Counter[str], runs: list[list[JobRecord]],
+           slots: dict[str, int]) -> list[tuple[str, str]]:
+    """The summary figures at the top: jobs per state, total times, the last run's span."""
     cpu_total = sum(r.num("cpu") or 0.0 for r in records)
     wall_total = sum(r.num("wall") or 0.0 for r in records)
-    runs = sessions(records)
-    slots = assign_slots(records)
     cards = [("jobs", str(len(records)))] + [(s.replace("_", " "), str(n)) for s, n in sorted(states.items())]
     cards += [("job time", _dur(wall_total)), ("CPU time", _dur(cpu_total))]
     if runs:
@@ -160,9 +157,11 @@ def render_html(records: list[JobRecord], out_path: Path, title: str, outdir: Pa
         span = max(r.end or 0.0 for r in last) - min(r.start or 0.0 for r in last)
         cards.append(("last run", _dur(span)))
         cards.append(("peak parallel", str(len({slots[r.key] for r in last}))))
-    dag_svg, dag_caption = _dag_svg(records) if records else ("", "no jobs")
-    legend = "".join(f'<span><i style="background:{f};border-color:{s}"></i>{_e(k.replace("_", " "))}</span>'
-                     for k, (f, s) in STATE_COLOURS.items() if k in states)
+    return cards
+
+
+def _timeline(records: list[JobRecord], runs: list[list[JobRecord]], slots: dict[str, int]) -> list[str]:
+    """One Gantt chart per run, and a note on jobs with no recorded times."""
     gantt = []
     for i, sess in enumerate(runs):
         t0 = min(r.start or 0.0 for r in sess)
@@ -174,6 +173,20 @@ def render_html(records: list[JobRecord], out_path: Path, title: str, outdir: Pa
     if untimed:
         gantt.append(f'<p class="muted">{untimed} job(s) have no recorded start/end (not run yet, or run '
                      "by a version that kept no metrics) and are not on the timeline.</p>")
+    return gantt
+
+
+def render_html(records: list[JobRecord], out_path: Path, title: str, outdir: Path) -> str:
+    """The whole report as one HTML string (links relative to ``out_path``'s folder)."""
+    base = out_path.parent
+    states = Counter(r.state for r in records)
+    runs = sessions(records)
+    slots = assign_slots(records)
+    cards = _cards(records, states, runs, slots)
+    dag_svg, dag_caption = _dag_svg(records) if records else ("", "no jobs")
+    legend = "".join(f'<span><i style="background:{f};border-color:{s}"></i>{_e(k.replace("_", " "))}</span>'
+                     for k, (f, s) in STATE_COLOURS.items() if k in states)
+    gantt = _timeline(records, runs, slots)
     now = _dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
     data = json.dumps({"jobs": len(records), "bars": sum(len(s) for s in runs), "states": dict(states)})
     data = data.replace("</", "<\\/")  # keep a "</script>" inside a value from closing the tag

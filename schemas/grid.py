@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -90,63 +90,54 @@ def find_axes(
     def walk(table: dict[str, Any], path: tuple[str, ...], top: bool) -> None:
         for key, value in table.items():
             here = (*path, key)
-            if top and key.startswith("."):
-                if key != PIPELINE_AXIS + GRID_SUFFIX:
-                    continue
+            if top and key.startswith(".") and key != PIPELINE_AXIS + GRID_SUFFIX:
+                continue
             if key.endswith(GRID_SUFFIX):
-                base = key[: -len(GRID_SUFFIX)]
-                filled = (PIPELINE_AXIS,) if top and key.startswith(".") else (*path, base)
-                ok = True
-                if base in ("", ".") or base.endswith(GRID_SUFFIX):
-                    bad(
-                        here,
-                        f"a grid key is a name followed by one '{GRID_SUFFIX}', like 'ref__grid'",
-                    )
-                    ok = False
-                if not (top and key.startswith(".")) and base in table:
-                    bad(here, f"both '{base}' and '{key}' are set; keep one of them")
-                    ok = False
-                if not isinstance(value, list) or not value:
-                    bad(
-                        here,
-                        "must be a non-empty list of values, one per combo, e.g. "
-                        f'{key} = ["a", "b"] (got {_brief(value)})',
-                    )
-                    continue
-                seen: set[str] = set()
-                for v in value:
-                    c = canonical(v)
-                    if c in seen:
-                        bad(
-                            here,
-                            f"value {_brief(v)} is listed twice; each value makes one combo, list it once",
-                        )
-                        ok = False
-                        break
-                    seen.add(c)
-                inner = _has_grid_key(value)
-                if inner:
-                    bad(
-                        here,
-                        f"a grid value contains another grid key '{inner}'; grids can't be "
-                        "nested inside grid values, write the axes side by side instead",
-                    )
-                    ok = False
-                if ok:
-                    axes.append(Axis(here, filled, list(value)))
+                axis = _grid_axis(table, key, value, here, top, bad)
+                if axis is not None:
+                    axes.append(axis)
             elif isinstance(value, dict):
                 walk(value, here, False)
             elif isinstance(value, list):
                 inner = _has_grid_key(value)
                 if inner:
-                    bad(
-                        here,
-                        f"contains a grid key '{inner}' inside an array; grids work in tables "
-                        "and nested tables, not inside arrays",
-                    )
+                    bad(here, f"contains a grid key '{inner}' inside an array; grids work in tables "
+                        "and nested tables, not inside arrays")
 
     walk(document, (), True)
     return axes, errors
+
+
+def _grid_axis(table: dict[str, Any], key: str, value: Any, here: tuple[str, ...], top: bool,
+               bad: Callable[[tuple[str, ...], str], None]) -> Axis | None:
+    """The axis of one ``key__grid`` entry, or None after reporting what is wrong with it."""
+    base = key[: -len(GRID_SUFFIX)]
+    filled = (PIPELINE_AXIS,) if top and key.startswith(".") else (*here[:-1], base)
+    ok = True
+    if base in ("", ".") or base.endswith(GRID_SUFFIX):
+        bad(here, f"a grid key is a name followed by one '{GRID_SUFFIX}', like 'ref__grid'")
+        ok = False
+    if not (top and key.startswith(".")) and base in table:
+        bad(here, f"both '{base}' and '{key}' are set; keep one of them")
+        ok = False
+    if not isinstance(value, list) or not value:
+        bad(here, "must be a non-empty list of values, one per combo, e.g. "
+            f'{key} = ["a", "b"] (got {_brief(value)})')
+        return None
+    seen: set[str] = set()
+    for v in value:
+        c = canonical(v)
+        if c in seen:
+            bad(here, f"value {_brief(v)} is listed twice; each value makes one combo, list it once")
+            ok = False
+            break
+        seen.add(c)
+    inner = _has_grid_key(value)
+    if inner:
+        bad(here, f"a grid value contains another grid key '{inner}'; grids can't be "
+            "nested inside grid values, write the axes side by side instead")
+        ok = False
+    return Axis(here, filled, list(value)) if ok else None
 
 
 def _brief(value: Any) -> str:

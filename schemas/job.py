@@ -214,6 +214,25 @@ def job_from_dict(document: dict[str, Any], source: str | os.PathLike[str]) -> J
     """Check an already-parsed job table (as from ``tomllib``) and build its JobDocument."""
     src = Path(source)
     errors: list[ConfigError] = []
+    meta, params = _split_metadata(document, src, errors)
+    parsed: JobFile | None = None
+    try:
+        parsed = JobFile.model_validate(meta)
+    except ValidationError as e:
+        errors.extend(translate(e, file=src))
+    if parsed is not None:
+        _check_metadata(parsed, src, errors)
+    _, grid_errors = find_axes(document, file=src)
+    errors.extend(e for e in grid_errors if e.key != PIPELINE_GRID_KEY)
+    raise_errors(errors)
+    assert parsed is not None
+    return JobDocument(source=src, pipeline=parsed.pipeline, pipeline_grid=parsed.pipeline_grid,
+                       requests=parsed.requests, params=params, document=document)
+
+
+def _split_metadata(document: dict[str, Any], src: Path, errors: list[ConfigError]
+                    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(necroflow's '.' keys, user parameters); unknown '.' keys are errors with a suggestion."""
     meta: dict[str, Any] = {}
     params: dict[str, Any] = {}
     for key, value in document.items():
@@ -223,66 +242,27 @@ def job_from_dict(document: dict[str, Any], source: str | os.PathLike[str]) -> J
             if key in METADATA_KEYS:
                 meta[key] = value
             else:
-                errors.append(
-                    ConfigError(
-                        f"unknown metadata key; {suggest(key)} (keys starting with '.' are "
-                        "reserved for necroflow; user parameters must not start with '.')",
-                        file=src,
-                        key=format_key((key,)),
-                    )
-                )
+                errors.append(ConfigError(
+                    f"unknown metadata key; {suggest(key)} (keys starting with '.' are "
+                    "reserved for necroflow; user parameters must not start with '.')",
+                    file=src, key=format_key((key,))))
         else:
             params[key] = value
+    return meta, params
 
-    parsed: JobFile | None = None
-    try:
-        parsed = JobFile.model_validate(meta)
-    except ValidationError as e:
-        errors.extend(translate(e, file=src))
 
-    if parsed is not None:
-        if (
-            parsed.pipeline is None
-            and parsed.pipeline_grid is None
-            and not _mentions_pipeline(errors)
-        ):
-            errors.append(
-                ConfigError(
-                    f"missing required key '{PIPELINE_KEY}'; add a line like "
-                    f'"{PIPELINE_KEY}" = "path/to/factory.py:function"',
-                    file=src,
-                )
-            )
-        if parsed.pipeline is not None and parsed.pipeline_grid is not None:
-            errors.append(
-                ConfigError(
-                    f"'{PIPELINE_KEY}' and '{PIPELINE_GRID_KEY}' are both set; keep one",
-                    file=src,
-                    key=PIPELINE_GRID_KEY,
-                )
-            )
-        for key, items in (
-            (PIPELINE_GRID_KEY, parsed.pipeline_grid),
-            (REQUESTS_KEY, parsed.requests),
-        ):
-            dup = _first_duplicate(items or [])
-            if dup is not None:
-                errors.append(
-                    ConfigError(f"{dup!r} is listed twice; list each entry once", file=src, key=key)
-                )
-
-    _, grid_errors = find_axes(document, file=src)
-    errors.extend(e for e in grid_errors if e.key != PIPELINE_GRID_KEY)
-    raise_errors(errors)
-    assert parsed is not None
-    return JobDocument(
-        source=src,
-        pipeline=parsed.pipeline,
-        pipeline_grid=parsed.pipeline_grid,
-        requests=parsed.requests,
-        params=params,
-        document=document,
-    )
+def _check_metadata(parsed: JobFile, src: Path, errors: list[ConfigError]) -> None:
+    """Rules across metadata keys: one way to name the pipeline, no duplicates in lists."""
+    if parsed.pipeline is None and parsed.pipeline_grid is None and not _mentions_pipeline(errors):
+        errors.append(ConfigError(f"missing required key '{PIPELINE_KEY}'; add a line like "
+                                  f'"{PIPELINE_KEY}" = "path/to/factory.py:function"', file=src))
+    if parsed.pipeline is not None and parsed.pipeline_grid is not None:
+        errors.append(ConfigError(f"'{PIPELINE_KEY}' and '{PIPELINE_GRID_KEY}' are both set; keep one",
+                                  file=src, key=PIPELINE_GRID_KEY))
+    for key, items in ((PIPELINE_GRID_KEY, parsed.pipeline_grid), (REQUESTS_KEY, parsed.requests)):
+        dup = _first_duplicate(items or [])
+        if dup is not None:
+            errors.append(ConfigError(f"{dup!r} is listed twice; list each entry once", file=src, key=key))
 
 
 def _mentions_pipeline(errors: list[ConfigError]) -> bool:

@@ -23,51 +23,42 @@ from . import (
     app,
     fail,
 )
+from .options import (
+    AsJsonOpt,
+    AutocleanOpt,
+    BackendOpt,
+    ConstraintOpt,
+    CoresOpt,
+    DaskSchedulerOpt,
+    DryRunOpt,
+    KeepGoingOpt,
+    QuietOpt,
+    SlurmAccountOpt,
+    SlurmExtraArgsOpt,
+    SlurmPartitionOpt,
+    SlurmPollIntervalOpt,
+    VerboseOpt,
+)
 
 
 @app.command(epilog=EXIT_CODES)
 def run(
     jobs: JobFiles,
     outdir: OutdirOpt = None,
-    cores: Annotated[str | None, typer.Option(
-        "--cores", "-c", metavar="N|all",
-        help="Thread cap: a positive integer or 'all' CPUs (the default); -c8 and -call work too. "
-             "(env NECROFLOW_CORES)")] = None,
-    constraint: Annotated[list[str] | None, typer.Option(
-        "--constraint", metavar="KEY=VALUE",
-        help="Extra resource cap, e.g. ram=64Gi (SI K M G T P or binary Ki Mi Gi Ti Pi suffixes); "
-             "repeatable. (env NECROFLOW_CONSTRAINTS='ram=64Gi,gpu=2')")] = None,
-    keep_going: Annotated[bool | None, typer.Option(
-        "--keep-going/--no-keep-going", "-k",
-        help="Continue independent branches past failures; combos that succeeded still get "
-             "links. (env NECROFLOW_KEEP_GOING)")] = None,
-    autoclean: Annotated[bool | None, typer.Option(
-        "--autoclean/--no-autoclean",
-        help="Delete orphan outputs, and intermediates once their consumers are up to date. "
-             "(env NECROFLOW_AUTOCLEAN)")] = None,
-    dry_run: Annotated[bool | None, typer.Option(
-        "--dry-run/--no-dry-run", "-n",
-        help="Print what would run and why, with counts; run nothing. (env NECROFLOW_DRY_RUN)")] = None,
-    as_json: Annotated[bool, typer.Option(
-        "--json", help="Print the plan (with --dry-run) or the run's result as JSON on stdout.")] = False,
-    backend: Annotated[str | None, typer.Option(
-        "--backend", metavar="local|slurm|dask",
-        help="Where jobs run (default local). (env NECROFLOW_BACKEND)")] = None,
-    quiet: Annotated[bool | None, typer.Option(
-        "--quiet/--no-quiet", "-q", help="Only errors and the final summary. (env NECROFLOW_QUIET)")] = None,
-    verbose: Annotated[bool | None, typer.Option(
-        "--verbose/--no-verbose", "-v", help="Also print each job as it starts. (env NECROFLOW_VERBOSE)")] = None,
-    slurm_partition: Annotated[str | None, typer.Option(
-        help="SLURM partition for sbatch. (env NECROFLOW_SLURM_PARTITION)")] = None,
-    slurm_account: Annotated[str | None, typer.Option(
-        help="SLURM account for sbatch. (env NECROFLOW_SLURM_ACCOUNT)")] = None,
-    slurm_poll_interval: Annotated[float | None, typer.Option(
-        help="Seconds between SLURM state polls (default 1). (env NECROFLOW_SLURM_POLL_INTERVAL)")] = None,
-    slurm_extra_args: Annotated[str | None, typer.Option(
-        help="Extra sbatch arguments for every job, e.g. '--qos=short'. (env NECROFLOW_SLURM_EXTRA_ARGS)")] = None,
-    dask_scheduler: Annotated[str | None, typer.Option(
-        help="Dask scheduler address (tcp://host:8786); none starts a local cluster. "
-             "(env NECROFLOW_DASK_SCHEDULER)")] = None,
+    cores: CoresOpt = None,
+    constraint: ConstraintOpt = None,
+    keep_going: KeepGoingOpt = None,
+    autoclean: AutocleanOpt = None,
+    dry_run: DryRunOpt = None,
+    as_json: AsJsonOpt = False,
+    backend: BackendOpt = None,
+    quiet: QuietOpt = None,
+    verbose: VerboseOpt = None,
+    slurm_partition: SlurmPartitionOpt = None,
+    slurm_account: SlurmAccountOpt = None,
+    slurm_poll_interval: SlurmPollIntervalOpt = None,
+    slurm_extra_args: SlurmExtraArgsOpt = None,
+    dask_scheduler: DaskSchedulerOpt = None,
 ) -> None:
     """Run every JOB.toml: build one DAG, run what is not up to date, link each combo's outputs.
 
@@ -83,11 +74,8 @@ def run(
     \b
         necroflow run --outdir results -c8 --constraint ram=64Gi examples/necroalchemy_grid.toml
     """
-    settings = _settings(outdir=outdir, cores=cores, constraints=list(constraint) if constraint else None,
-                         keep_going=keep_going, autoclean=autoclean, dry_run=dry_run, backend=backend,
-                         quiet=quiet, verbose=verbose, slurm_partition=slurm_partition,
-                         slurm_account=slurm_account, slurm_poll_interval=slurm_poll_interval,
-                         slurm_extra_args=slurm_extra_args, dask_scheduler=dask_scheduler)
+    flags = {k: v for k, v in locals().items() if k not in ("jobs", "as_json", "constraint")}
+    settings = _settings(constraints=list(constraint) if constraint else None, **flags)
     if settings.outdir is None:
         raise fail("no output directory: pass --outdir DIR (or set NECROFLOW_OUTDIR)")
     jobset = _load(jobs, settings.outdir)

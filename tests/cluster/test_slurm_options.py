@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from necroflow.backends.base import Task
-from necroflow.backends.slurm import (
+from necroflow.backends.slurm_script import (
     EXIT_RECORD,
     format_slurm_time,
     job_script,

@@ -1,0 +1,60 @@
+"""The options of ``necroflow run``: each reads the run setting of the same name (see RunSettings)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+CoresOpt = Annotated[str | None, typer.Option(
+        "--cores", "-c", metavar="N|all",
+        help="Thread cap: a positive integer or 'all' CPUs (the default); -c8 and -call work too. "
+             "(env NECROFLOW_CORES)")]
+
+ConstraintOpt = Annotated[list[str] | None, typer.Option(
+        "--constraint", metavar="KEY=VALUE",
+        help="Extra resource cap, e.g. ram=64Gi (SI K M G T P or binary Ki Mi Gi Ti Pi suffixes); "
+             "repeatable. (env NECROFLOW_CONSTRAINTS='ram=64Gi,gpu=2')")]
+
+KeepGoingOpt = Annotated[bool | None, typer.Option(
+        "--keep-going/--no-keep-going", "-k",
+        help="Continue independent branches past failures; combos that succeeded still get "
+             "links. (env NECROFLOW_KEEP_GOING)")]
+
+AutocleanOpt = Annotated[bool | None, typer.Option(
+        "--autoclean/--no-autoclean",
+        help="Delete orphan outputs, and intermediates once their consumers are up to date. "
+             "(env NECROFLOW_AUTOCLEAN)")]
+
+DryRunOpt = Annotated[bool | None, typer.Option(
+        "--dry-run/--no-dry-run", "-n",
+        help="Print what would run and why, with counts; run nothing. (env NECROFLOW_DRY_RUN)")]
+
+AsJsonOpt = Annotated[bool, typer.Option(
+        "--json", help="Print the plan (with --dry-run) or the run's result as JSON on stdout.")]
+
+BackendOpt = Annotated[str | None, typer.Option(
+        "--backend", metavar="local|slurm|dask",
+        help="Where jobs run (default local). (env NECROFLOW_BACKEND)")]
+
+QuietOpt = Annotated[bool | None, typer.Option(
+        "--quiet/--no-quiet", "-q", help="Only errors and the final summary. (env NECROFLOW_QUIET)")]
+
+VerboseOpt = Annotated[bool | None, typer.Option(
+        "--verbose/--no-verbose", "-v", help="Also print each job as it starts. (env NECROFLOW_VERBOSE)")]
+
+SlurmPartitionOpt = Annotated[str | None, typer.Option(
+        help="SLURM partition for sbatch. (env NECROFLOW_SLURM_PARTITION)")]
+
+SlurmAccountOpt = Annotated[str | None, typer.Option(
+        help="SLURM account for sbatch. (env NECROFLOW_SLURM_ACCOUNT)")]
+
+SlurmPollIntervalOpt = Annotated[float | None, typer.Option(
+        help="Seconds between SLURM state polls (default 1). (env NECROFLOW_SLURM_POLL_INTERVAL)")]
+
+SlurmExtraArgsOpt = Annotated[str | None, typer.Option(
+        help="Extra sbatch arguments for every job, e.g. '--qos=short'. (env NECROFLOW_SLURM_EXTRA_ARGS)")]
+
+DaskSchedulerOpt = Annotated[str | None, typer.Option(
+        help="Dask scheduler address (tcp://host:8786); none starts a local cluster. "
+             "(env NECROFLOW_DASK_SCHEDULER)")]
