@@ -44,17 +44,20 @@ class Job:
         self.params = params
         self.params_json = params_json
         self.inputs = inputs
-        edges: list[Edge] = []
-        for name, value in inputs.items():
-            if isinstance(value, tuple):
-                edges.extend((f"{name}[{i}]", n) for i, n in enumerate(value))
-            else:
-                edges.append((name, value))
-        self.edges: tuple[Edge, ...] = tuple(edges)
+        if rule.lists:
+            edges: list[Edge] = []
+            for name, value in inputs.items():
+                if isinstance(value, tuple):
+                    edges.extend((f"{name}[{i}]", n) for i, n in enumerate(value))
+                else:
+                    edges.append((name, value))
+            self.edges: tuple[Edge, ...] = tuple(edges)
+        else:
+            self.edges = tuple(inputs.items())  # type: ignore[arg-type]
         # Parents are always built before children, so the fingerprint is computed here,
         # once, without recursion: a 10,000-deep chain costs 10,000 hashes, not a stack.
         self.fingerprint: str = call_fingerprint(
-            rule.digest, params_json, [(slot, n.job.fingerprint, n.label) for slot, n in edges])
+            rule.digest, params_json, [(slot, n.job.fingerprint, n.label) for slot, n in self.edges])
         self.key: str = f"{rule.name}/{self.fingerprint[:16]}"
         self.outputs: dict[str, Node] = {label: Node(self, label, t) for label, t in rule.outputs.items()}
         self.order = next(_serials)

@@ -159,9 +159,15 @@ class Rule:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         bound = self._bind(args, kwargs)
         parents: dict[str, Node | tuple[Node, ...]] = {}
+        lists = self.lists
         for key, expected in self.inputs.items():
             value = bound[key]
-            parents[key] = self._list_input(key, expected, value) if key in self.lists else self._input(key, expected, value)
+            if type(value) is Node and key not in lists and issubclass(value.type, expected):
+                parents[key] = value  # the common case, checked inline
+            elif key in lists:
+                parents[key] = self._list_input(key, expected, value)
+            else:
+                parents[key] = self._input(key, expected, value)
         params: dict[str, Any] = {}
         for key, expected in self.params.items():
             value = bound[key]
