@@ -117,16 +117,27 @@ def command_values(job: Job, folder_of: FolderOf, threads: int | None = None) ->
             v = job.params[field]
             values[key] = (v if isinstance(v, str) else value_text(v)) if spec == "raw" else value_text(v)
         elif field == "threads":
-            declared = rule.constraints.get("threads", 1)
-            values[key] = str(threads if threads is not None else declared if isinstance(declared, int) else 1)
+            values[key] = str(threads if threads is not None else _declared_threads(job))
         else:  # another constraint
             v = rule.constraints.get(field, "")
             values[key] = shlex.quote(str(v)) if not isinstance(v, int) else str(v)
     return values
 
 
+def _declared_threads(job: Job) -> int:
+    declared = job.rule.constraints.get("threads", 1)
+    return declared if isinstance(declared, int) else 1
+
+
 def render(job: Job, folder_of: FolderOf, threads: int | None = None) -> str:
     """The exact shell command of a job: absolute paths, quoted values, nothing prepended."""
+    script = job.rule.script
+    if script is not None:
+        from .script_rules import job_data, script_command
+        from .store import NodeFolder
+
+        data = job_data(job, folder_of, threads or _declared_threads(job))
+        return script_command(script, NodeFolder(folder_of(job)).script_job_path, data)
     values = command_values(job, folder_of, threads)
     out = []
     for lit, field, spec in job.rule.template:

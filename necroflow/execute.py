@@ -22,12 +22,14 @@ from .plan import Plan, make_plan
 from .provenance import consumed_inputs, provenance
 from .ready import ReadySet
 from .recorder import Outcome, Recorder
-from .reporting import Interrupted, JobFailed, Reporter, RunReport
+from .reporting import Interrupted, JobFailed, Reporter, RunReport, log_tails
 from .resources import parse_resource
 from .schedule import ReadyQueue, Remaining, Scheduler, default_scheduler
+from .script_rules import job_data
 from .signals import SignalGuard
 from .slots import SOLO, WAIT, Slots
 from .store import INTERRUPTED, IndexEntry, NodeFolder, Outdir
+from .types import Log
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -61,6 +63,7 @@ class _Running:
     job: Job
     folder: NodeFolder
     demand: dict[str, int]
+    threads: int
 
 
 class RunLoop:
@@ -121,7 +124,7 @@ class RunLoop:
             return
         busy = bool(self.running) or self.recorder.pending > 0
         for job in self.queue.candidates(busy):
-            values = job.rule.constraints.for_attempt(1, f"rule {job.rule.name!r}: ")
+            values = self.slots.fit_threads(job.rule.constraints.for_attempt(1, f"rule {job.rule.name!r}: "))
             demand = self.slots.demand(values)
             verdict = self.slots.fits(demand)
             if verdict == WAIT:
@@ -138,12 +141,17 @@ class RunLoop:
             prep_error: OSError | None = None
         except OSError as e:  # e.g. disk full: this job fails like any other; no crash, no traceback
             prep_error = e
-        values.setdefault("threads", 1)
-        task = Task(key=job.key, rule=job.rule.name, command=render(job, self.dag.folder),
+        threads = values["threads"]
+        if job.rule.script is not None and prep_error is None:
+            try:
+                folder.write_script_job(job_data(job, self.dag.folder, threads))
+            except OSError as e:
+                prep_error = e
+        task = Task(key=job.key, rule=job.rule.name, command=render(job, self.dag.folder, threads),
                     workdir=_path(folder.path), rip=_path(folder.rip), log_path=_path(folder.log_path),
                     constraints=values)
         self.slots.take(demand, solo)
-        self.running[job.key] = _Running(job, folder, demand)
+        self.running[job.key] = _Running(job, folder, demand, threads)
         self.reporter.on_start(job)
         if prep_error is not None:
             self.events.put(TaskResult(job.key, None, message=f"could not prepare its folder {folder.path}: {prep_error}"))
@@ -157,7 +165,8 @@ class RunLoop:
                 return  # a result for a job already given up on (cancelled)
             self.slots.give(run.demand)
             consumed = consumed_inputs(run.job, self.current)
-            outcome = self.recorder.record(run.job, run.folder, ev, consumed, provenance(run.job, consumed))
+            outcome = self.recorder.record(run.job, run.folder, ev, consumed, provenance(run.job, consumed),
+                                           run.threads)
             if outcome is not None:
                 self.finish(outcome)
         elif isinstance(ev, Outcome):
@@ -184,7 +193,11 @@ class RunLoop:
         folder = self.outdir.node(job.key)
         self.report.failed.append(job.key)
         self.ready.fail(job)
-        self.reporter.on_fail(job, reason, folder.log_tail(), folder.log_path)
+        sections = [(folder.log_path, folder.log_tail())]
+        for t in job.rule.outputs.values():  # a log the command wrote itself (2> {log}) says more
+            if issubclass(t, Log):
+                sections.append((folder.file(t.filename), folder.log_tail(path=folder.file(t.filename))))
+        self.reporter.on_fail(job, reason, log_tails(sections))
         self.errors.append(JobFailed(job, reason, folder.log_path))
         if not self.keep_going:
             self.abort(grace=0.0)
@@ -221,6 +234,15 @@ class RunLoop:
         self.recorder.pending = 0
 
 
+def _save_sources(dag: DAG) -> None:
+    """Keep the source files' hashes for the next run (only a cache: a failure costs a re-hash)."""
+    try:
+        Outdir(dag.outdir).save_sources(dag.sources.entries)
+        dag.sources.dirty = False
+    except OSError:
+        pass
+
+
 def _path(text: str) -> Path:
     from pathlib import Path
 
@@ -251,6 +273,8 @@ def execute(dag: DAG, resource_caps: Mapping[str, Any] | None = None, scheduler:
     lock.acquire()
     try:
         plan = make_plan(dag, scan_orphans=autoclean, persist=True)
+        if dag.sources.dirty:
+            _save_sources(dag)
         reporter.on_plan(plan, False)
         if lock.fd is not None:
             be.hold(lock.fd)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -9,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from .command import resolve_command
 from .nodes import Job, Node, walk_jobs
+from .sources import SourceHashes, using
+from .store import Outdir
 
 if TYPE_CHECKING:
     from .plan import Plan
@@ -87,6 +90,30 @@ class Pipeline:
         Path(path).write_text(str(self) + "\n")
 
 
+GLOB_CHARS = frozenset("*?[")
+
+
+def expand_requests(pipeline: Pipeline, requests: Iterable[str]) -> list[str]:
+    """Labels named by ``requests``: plain names, or globs over the pipeline's labels
+    (``"sorted_*"``), in the pipeline's label order for a glob.  A name or glob that matches
+    nothing is a KeyError naming it."""
+    labels = list(pipeline.labels)
+    out: dict[str, None] = {}
+    for req in requests:
+        if GLOB_CHARS.isdisjoint(req):
+            if req not in pipeline:
+                raise KeyError(f"requested output {req!r} is not a pipeline attribute; "
+                               f"assigned: {', '.join(labels) or 'none'}")
+            out[req] = None
+            continue
+        matched = fnmatch.filter(labels, req)
+        if not matched:
+            raise KeyError(f"requested outputs {req!r} match no pipeline attribute; "
+                           f"assigned: {', '.join(labels) or 'none'}")
+        out.update(dict.fromkeys(matched))
+    return list(out)
+
+
 class DAG:
     """All jobs of many pipelines over one outdir; equal fingerprints are one job.
 
@@ -97,6 +124,8 @@ class DAG:
     def __init__(self, outdir: str | os.PathLike[str]) -> None:
         self.outdir = Path(outdir).absolute()
         self.root = str(self.outdir)
+        # Content hashes of source files, kept in the outdir; written back by a run.
+        self.sources = SourceHashes(Outdir(self.outdir).load_sources())
         self.jobs: dict[str, Job] = {}  # fingerprint -> canonical job, parents first
         self.pipelines: list[Pipeline] = []
         self.requested: dict[str, Node] = {}  # "rule/hash16/filename" -> node
@@ -111,19 +140,16 @@ class DAG:
         if requests is None:
             wanted = pipeline.sinks(pjobs)
         else:
-            wanted = {}
-            for label in requests:
-                if label not in pipeline:
-                    raise KeyError(f"requested output {label!r} is not a pipeline attribute; assigned: {', '.join(pipeline.labels) or 'none'}")
-                wanted[label] = pipeline[label]
+            wanted = {label: pipeline[label] for label in expand_requests(pipeline, requests)}
         idx = len(self.pipelines)
         self.pipelines.append(pipeline)
         root = self.root
         jobs = self.jobs
-        for j in pjobs:
-            if j.outdir is None:  # the convenience view (node.path); this DAG never reads it
-                j.outdir = root
-            jobs.setdefault(j.fingerprint, j)
+        with using(self.sources):  # deferred fingerprints hash their source files through this DAG
+            for j in pjobs:
+                if j.outdir is None:  # the convenience view (node.path); this DAG never reads it
+                    j.outdir = root
+                jobs.setdefault(j.fingerprint, j)
         mine: dict[str, Node] = {}
         for label, node in wanted.items():
             canon = jobs[node.job.fingerprint].outputs[node.label]

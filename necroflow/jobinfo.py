@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .store import FAILED, RUNNING, NodeFolder, Outdir
+from .store.folder import RIP
 
 if TYPE_CHECKING:
     import os
@@ -60,7 +61,7 @@ def _found_outputs(folder: NodeFolder) -> list[str]:
     import os
 
     try:
-        return sorted(e.name for e in os.scandir(folder.path) if not e.name.startswith(".rip"))
+        return sorted(e.name for e in os.scandir(folder.path) if not e.name.startswith(RIP))
     except OSError:
         return []
 

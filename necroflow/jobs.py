@@ -8,6 +8,7 @@ one pipeline per combo into a shared DAG (so work common to several job files ru
 
 from __future__ import annotations
 
+import fnmatch
 import importlib.util
 import inspect
 import os
@@ -19,7 +20,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from .graph import DAG, Pipeline
+from .graph import DAG, GLOB_CHARS, Pipeline
 from .links import combo_rows, link_combos
 from .nodes import Node
 from .reporting import JobFailed
@@ -160,7 +161,12 @@ def _check_requests(P: Pipeline, combo: Combo) -> None:
 
     labels = list(P.labels)
     for label in combo.requests or ():
-        if label not in P:
+        if not GLOB_CHARS.isdisjoint(label):
+            if not fnmatch.filter(labels, label):
+                raise ConfigError(f"requested outputs {label!r} match no attribute of the pipeline built by "
+                                  f"{combo.pipeline}; its outputs are: {', '.join(labels) or 'none'}",
+                                  file=combo.source, key=".requests", combo=combo.name)
+        elif label not in P:
             close = difflib.get_close_matches(label, labels, n=1, cutoff=0.6)
             hint = f"did you mean {close[0]!r}? " if close else ""
             raise ConfigError(f"requested output {label!r} is not an attribute of the pipeline built by "

@@ -9,8 +9,9 @@ remembers the first outdir it was resolved under; no DAG ever reads that.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +37,7 @@ class Job:
     """
 
     __slots__ = ("rule", "params", "params_json", "inputs", "edges", "outputs", "fingerprint", "key",
-                 "order", "outdir", "__weakref__")
+                 "order", "outdir", "deferred", "sources", "__weakref__")
 
     def __init__(self, rule: Rule, params: dict[str, Any], params_json: str,
                  inputs: dict[str, Node | tuple[Node, ...]]) -> None:
@@ -55,13 +56,48 @@ class Job:
         else:
             self.edges = tuple(inputs.items())  # type: ignore[arg-type]
         # Parents are always built before children, so the fingerprint is computed here,
-        # once, without recursion: a 10,000-deep chain costs 10,000 hashes, not a stack.
-        self.fingerprint: str = call_fingerprint(
-            rule.digest, params_json, [(slot, n.job.fingerprint, n.label) for slot, n in self.edges])
-        self.key: str = f"{rule.name}/{self.fingerprint[:16]}"
+        # once, without recursion: a 10,000-deep chain costs 10,000 hashes, not a stack.  A
+        # call that reads source files (or has a parent that does) waits until its
+        # fingerprint is first needed: hashing them is the DAG's business (see sources.py).
+        self.sources: dict[str, str] | None = None  # source param -> content hash, once known
+        deferred = rule.deferred
+        if not deferred:
+            parents = []
+            for slot, n in self.edges:
+                pj = n.job
+                if pj.deferred:
+                    deferred = True
+                    break
+                parents.append((slot, pj.fingerprint, n.label))
+        self.deferred: bool = deferred
+        if not deferred:
+            self.fingerprint: str = call_fingerprint(rule.digest, params_json, parents)
+            self.key: str = f"{rule.name}/{self.fingerprint[:16]}"
         self.outputs: dict[str, Node] = {label: Node(self, label, t) for label, t in rule.outputs.items()}
         self.order = next(_serials)
         self.outdir: str | None = None  # the first outdir this job was resolved under (convenience only)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for an unset slot: the fingerprint of a deferred call.
+        if name in ("fingerprint", "key") and object.__getattribute__(self, "deferred"):
+            resolve_deferred(self)
+            return object.__getattribute__(self, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def _resolve(self) -> None:
+        """Compute a deferred fingerprint (every parent's is known by now)."""
+        rule = self.rule
+        params_json = self.params_json
+        if rule.sources:
+            from .fingerprint import dumps
+            from .sources import content_hash
+
+            self.sources = {k: content_hash(self.params[k]) for k in sorted(rule.sources)}
+            params_json = dumps({**self.params, **{k: {"source_sha256": h} for k, h in self.sources.items()}})
+        parents = [(slot, n.job.fingerprint, n.label) for slot, n in self.edges]
+        self.fingerprint = call_fingerprint(rule.digest, params_json, parents)
+        self.key = f"{rule.name}/{self.fingerprint[:16]}"
+        self.deferred = False
 
     @property
     def hash16(self) -> str:
@@ -118,6 +154,19 @@ class Node:
         """The main file and its companions (``x.bam``, ``x.bam.bai``)."""
         return self.type.files()
 
+    def digest(self, hashes: Mapping[str, str]) -> str | None:
+        """What a consumer records of this node, from its job's ``{file: sha256}``: the main
+        file's hash, or one hash over the main file and its companions (a changed ``.bai``
+        changes it).  None while a file is unknown."""
+        files = self.type._files
+        if len(files) == 1:
+            return hashes.get(files[0])
+        parts = [hashes.get(fn) for fn in files]
+        if None in parts:
+            return None
+        text = "\0".join(f"{fn}\0{h}" for fn, h in zip(files, parts, strict=True))
+        return hashlib.sha256(text.encode()).hexdigest()
+
     @property
     def relpath(self) -> str:
         """``{rule}/{hash16}/{filename}``, relative to the outdir."""
@@ -131,6 +180,26 @@ class Node:
 
     def __repr__(self) -> str:
         return f"<Node {self.relpath}>"
+
+
+def resolve_deferred(job: Job) -> None:
+    """Resolve a deferred job and its deferred ancestors, parents first, without recursion."""
+    order: list[Job] = []
+    seen: set[int] = {id(job)}
+    stack: list[tuple[Job, Iterator[Edge]]] = [(job, iter(job.edges))]
+    while stack:
+        j, it = stack[-1]
+        for _, n in it:
+            pj = n.job
+            if pj.deferred and id(pj) not in seen:
+                seen.add(id(pj))
+                stack.append((pj, iter(pj.edges)))
+                break
+        else:
+            stack.pop()
+            order.append(j)
+    for j in order:
+        j._resolve()
 
 
 def walk_jobs(roots: Iterable[Job]) -> list[Job]:

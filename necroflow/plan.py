@@ -169,7 +169,7 @@ class _Classifier:
             if pfp in runs:
                 return Reason(R.PARENT_RUNS, cause=n.job.key, detail=slot)
             had = consumed.get(slot)
-            now = current.get(pfp, _EMPTY).get(n.type.filename)
+            now = n.digest(current.get(pfp, _EMPTY))
             if had is None or had.get("sha256") != now:
                 return Reason(R.INPUT_CHANGED, cause=slot, detail=f"{n.job.key}/{n.type.filename}")
         return None

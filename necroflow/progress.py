@@ -162,9 +162,9 @@ class LiveReporter(LineReporter):
             rc.done += 1
             self._maybe_draw(now)
 
-    def on_fail(self, job: Job, reason: str, log_tail: str, log_path: str = "") -> None:
+    def on_fail(self, job: Job, reason: str, log_tail: str) -> None:
         if not self.live:
-            super().on_fail(job, reason, log_tail, log_path)
+            super().on_fail(job, reason, log_tail)
             return
         with self._lock:
             now = self.clock()
@@ -175,7 +175,7 @@ class LiveReporter(LineReporter):
             rc.failed += 1
             text = self._paint(f"FAILED {job.key}: {reason}", "failed")
             if log_tail:
-                text += f"\n--- {log_path or 'job.log'} (last lines) ---\n{log_tail}\n---"
+                text += f"\n{log_tail}"
             self._print_above(text)
 
     def on_finish(self, report: RunReport) -> None:

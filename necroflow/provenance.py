@@ -20,8 +20,7 @@ def consumed_inputs(job: Job, current: dict[str, dict[str, str]]) -> dict[str, d
     out = {}
     for slot, n in job.edges:
         pj = n.job
-        out[slot] = {"job": pj.key, "file": n.type.filename,
-                     "sha256": current.get(pj.fingerprint, {}).get(n.type.filename)}
+        out[slot] = {"job": pj.key, "file": n.type.filename, "sha256": n.digest(current.get(pj.fingerprint, {}))}
     return out
 
 
@@ -31,6 +30,8 @@ def provenance(job: Job, consumed: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "params": job.params,
         "inputs": {slot: {k: v for k, v in c.items() if v is not None} for slot, c in consumed.items()},
     }
+    if job.sources:
+        doc["sources"] = {k: {"path": job.params[k], "sha256": h} for k, h in job.sources.items()}
     upstream: dict[str, Any] = {}
     frontier = [n.job for _, n in job.edges]
     seen: set[str] = set()

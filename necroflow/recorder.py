@@ -52,11 +52,12 @@ def small_outputs(folder: NodeFolder, files: list[str]) -> bool:
 
 
 def finalise(job: Job, folder: NodeFolder, result: TaskResult, consumed: dict[str, Any],
-             provenance: dict[str, Any]) -> Outcome:
+             provenance: dict[str, Any], threads: int = 1) -> Outcome:
     """Verify, hash and record one finished job; never raises (a failed write fails the job)."""
     try:
         metrics = dict(result.metrics)
         metrics.setdefault("exit_code", result.returncode)
+        metrics.setdefault("threads", threads)
         if result.signal is not None:
             metrics["signal"] = result.signal
         if not result.ok:
@@ -96,12 +97,12 @@ class Recorder:
         self.pending = 0  # recordings on threads whose outcome has not been handled yet
 
     def record(self, job: Job, folder: NodeFolder, result: TaskResult, consumed: dict[str, Any],
-               provenance: dict[str, Any]) -> Outcome | None:
+               provenance: dict[str, Any], threads: int = 1) -> Outcome | None:
         """The outcome now, or None when it will arrive on the event queue."""
         if not result.ok or small_outputs(folder, job.rule.filenames):
-            return finalise(job, folder, result, consumed, provenance)
+            return finalise(job, folder, result, consumed, provenance, threads)
         self.pending += 1
-        fut = self.pool.submit(self._post, job, folder, result, consumed, provenance)
+        fut = self.pool.submit(self._post, job, folder, result, consumed, provenance, threads)
         self.futures.add(fut)
         fut.add_done_callback(self.futures.discard)
         return None

@@ -63,6 +63,12 @@ def format_duration(seconds: float) -> str:
     return f"{s // 3600}h{(s % 3600) // 60:02d}m"
 
 
+def log_tails(sections: list[tuple[str, str]]) -> str:
+    """The failure display of several logs: each non-empty one under its own heading."""
+    parts = [f"--- {path} (last lines) ---\n{tail}" for path, tail in sections if tail]
+    return "\n".join(parts) + "\n---" if parts else ""
+
+
 class Reporter:
     """Plain line-by-line progress on a stream (stderr by default).  Subclass to customise.
 
@@ -99,11 +105,13 @@ class Reporter:
         if self.verbose >= 1:
             self.emit(f"[{self.count}/{self.total}] done   {job.key} ({result.metrics.get('wall', 0):.2f}s)")
 
-    def on_fail(self, job: Job, reason: str, log_tail: str, log_path: str = "") -> None:
+    def on_fail(self, job: Job, reason: str, log_tail: str) -> None:
+        """``log_tail``: the last lines of the job's log, and of any Log-type output it wrote,
+        each under a ``--- path (last lines) ---`` heading."""
         self.count += 1
         self.emit(f"[{self.count}/{self.total}] FAILED {job.key}: {reason}")
         if log_tail:
-            self.emit(f"--- {log_path or 'job.log'} (last lines) ---\n{log_tail}\n---")
+            self.emit(log_tail)
 
     def on_finish(self, report: RunReport) -> None:
         if self.verbose >= 1 and not report.dry_run and report.plan.to_run:

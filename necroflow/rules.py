@@ -8,6 +8,7 @@ import re
 import sys
 import typing
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from .command import TemplateError, parse_template
@@ -15,6 +16,8 @@ from .constraints import Constraints
 from .declare import RuleError, return_outputs, signature_inputs
 from .fingerprint import UnhashableParam, canonical, dumps, rule_digest
 from .nodes import Job, Node
+from .script_rules import Script, load_script
+from .sources import SourceFile, source_path
 from .types import NodeType, check_component, is_node_type
 
 __all__ = ["Constraints", "Inputs", "Outputs", "Rule", "RuleError", "Rules", "check_param_type"]
@@ -52,11 +55,14 @@ class Rule:
     def __init__(self, name: str, inputs: Mapping[str, Any], outputs: Mapping[str, Any], command: str,
                  constraints: Mapping[str, Any] | None = None, description: str = "",
                  order: list[str] | None = None, multi: bool | None = None,
-                 defaults: Mapping[str, Any] | None = None) -> None:
+                 defaults: Mapping[str, Any] | None = None, script: Script | None = None) -> None:
         if not isinstance(name, str) or not _NAME_RE.match(name):
             raise RuleError(f"rule name {name!r} must be an identifier (letters, digits, _)")
         check_component(name, "rule name")
         self.name = name
+        self.script = script
+        if script is not None:
+            command = script.digest_text  # the fingerprint sees the script's content, not its path
         if not isinstance(command, str):
             raise RuleError(f"rule {name!r}: command must be a string template")
         self.command = command
@@ -65,6 +71,9 @@ class Rule:
         self.lists: frozenset[str] = frozenset()  # inputs that take a list of nodes
         self.params: dict[str, Any] = {}
         self._split_inputs(inputs)
+        # Params naming files outside the outdir, hashed by content (see sources.py).
+        self.sources = frozenset(k for k, t in self.params.items() if t is SourceFile)
+        self.deferred = bool(self.sources)  # its calls' fingerprints wait for content hashes
         self.outputs: dict[str, type[NodeType]] = self._check_outputs(outputs, inputs)
         self.multi = len(self.outputs) > 1 if multi is None else multi
         # Every file the job writes, companions included, in order.
@@ -173,6 +182,9 @@ class Rule:
             value = bound[key]
             if isinstance(value, Node):
                 raise TypeError(f"rule {self.name!r}: {key!r} is a literal param, not an input; got a node")
+            if expected is SourceFile:
+                params[key] = source_path(self.name, key, value)
+                continue
             if type(value) is not str or expected is not str:  # the common case needs no check
                 value = check_param_type(self.name, key, expected, value)
             try:
@@ -292,15 +304,37 @@ class Rules:
         del frame
 
         def decorate(fn: Callable[..., Any]) -> Rule:
-            name = fn.__name__
-            where = f"rule {name!r}"
-            local_ns = {**fn.__globals__, **ns}
-            inputs, defaults = signature_inputs(fn, local_ns, where)
-            outputs, multi = return_outputs(fn, local_ns, where)
-            return self._add(Rule(name, inputs, outputs, command, Constraints(name, **constraints), inspect.getdoc(fn) or "",
-                                  multi=multi, defaults=defaults))
+            return self._decorated(fn, ns, command, constraints)
 
         return decorate
+
+    def script(self, path: str, *, python: str | None = None, **constraints: Any
+               ) -> Callable[[Callable[..., Any]], Rule]:
+        """Decorator: a rule that runs a script (path relative to the declaring file) instead
+        of a command; see :mod:`necroflow.script_rules`.  ``python`` names the interpreter
+        (default: the one necroflow runs under, or the script's non-Python shebang)."""
+        frame = sys._getframe(1)
+        ns = {**frame.f_globals, **frame.f_locals}
+        declared_in = frame.f_globals.get("__file__")
+        del frame
+        base = Path(declared_in).resolve().parent if declared_in else Path.cwd()
+
+        def decorate(fn: Callable[..., Any]) -> Rule:
+            name = fn.__name__
+            script = load_script(path, base, name, python)
+            return self._decorated(fn, ns, "", constraints, script)
+
+        return decorate
+
+    def _decorated(self, fn: Callable[..., Any], ns: dict[str, Any], command: str,
+                   constraints: dict[str, Any], script: Script | None = None) -> Rule:
+        name = fn.__name__
+        where = f"rule {name!r}"
+        local_ns = {**fn.__globals__, **ns}
+        inputs, defaults = signature_inputs(fn, local_ns, where)
+        outputs, multi = return_outputs(fn, local_ns, where)
+        return self._add(Rule(name, inputs, outputs, command, Constraints(name, **constraints),
+                              inspect.getdoc(fn) or "", multi=multi, defaults=defaults, script=script))
 
     def __getattr__(self, name: str) -> Rule:
         rules = self.__dict__.get("_rules", {})

@@ -20,6 +20,14 @@ class Slots:
         self.running = 0
         self.solo = False  # an oversized job runs: nothing else may start
 
+    def fit_threads(self, values: dict[str, Any]) -> dict[str, Any]:
+        """A job's threads capped at the run's thread cap: ``threads=8`` with ``-c 2`` runs with 2
+        (and ``{threads}`` says 2)."""
+        cap = self.caps.get("threads")
+        threads = values.get("threads", 1)
+        values["threads"] = min(threads, cap) if cap is not None else threads
+        return values
+
     def demand(self, values: Mapping[str, Any]) -> dict[str, int]:
         """How much of each capped resource a job takes (threads default to 1, the rest to 0)."""
         out = {}

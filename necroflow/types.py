@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-RESERVED_NAMES = frozenset({"", ".", "..", ".rip"})
+from .store.folder import RIP
+
+RESERVED_NAMES = frozenset({"", ".", "..", RIP})
 
 
 def check_component(value: object, what: str) -> str:
@@ -28,7 +30,7 @@ def check_component(value: object, what: str) -> str:
         or "/" in value
         or "\\" in value
         or "\0" in value
-        or value.startswith(".rip")
+        or value.startswith(RIP)
         or value != value.strip()
     ):
         raise ValueError(

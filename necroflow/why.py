@@ -40,7 +40,8 @@ class PreviousRun:
     command: str
     params: dict[str, Any]
     params_json: str
-    inputs: dict[str, str]  # input name -> upstream job key
+    inputs: dict[str, str]  # input slot -> upstream job key
+    sources: dict[str, str]  # source param -> content hash
 
 
 def read_previous(folder: NodeFolder, key: str) -> PreviousRun | None:
@@ -55,8 +56,11 @@ def read_previous(folder: NodeFolder, key: str) -> PreviousRun | None:
     for name, c in (raw_inputs.items() if isinstance(raw_inputs, dict) else ()):
         if isinstance(c, dict) and isinstance(c.get("job"), str):
             inputs[name] = c["job"]
+    raw_sources = doc.get("sources")
+    sources = {k: v["sha256"] for k, v in (raw_sources.items() if isinstance(raw_sources, dict) else ())
+               if isinstance(v, dict) and isinstance(v.get("sha256"), str)}
     return PreviousRun(key=key, command=str(doc.get("command", "")), params=params,
-                       params_json=dumps(params), inputs=inputs)
+                       params_json=dumps(params), inputs=inputs, sources=sources)
 
 
 def _items(command: str, params: dict[str, Any], inputs: dict[str, str]) -> frozenset[tuple[str, ...]]:
@@ -96,24 +100,45 @@ def _fmt(v: Any) -> str:
 
 
 def differences(job: Job, prev: PreviousRun) -> list[dict[str, Any]]:
-    """What differs between a job and an earlier run: command, each param, each input."""
+    """What differs between a job and an earlier run: command, each param, source, input."""
     out: list[dict[str, Any]] = []
     if prev.command != job.rule.command:
         out.append({"kind": "command", "old": prev.command, "new": job.rule.command})
+    sources = job.rule.sources
+    for k in sorted(sources):
+        old_sha, new_sha = prev.sources.get(k), (job.sources or {}).get(k)
+        if old_sha != new_sha:
+            out.append({"kind": "source", "name": k, "old": old_sha, "new": new_sha, "path": job.params.get(k)})
     if prev.params_json != job.params_json:
         old_p = prev.params
         for k in sorted(set(old_p) | set(job.params)):
+            if k in sources:
+                continue  # a source file is judged by its content, above
             a, b = old_p.get(k, _ABSENT), job.params.get(k, _ABSENT)
             if a is _ABSENT or b is _ABSENT or dumps(a) != dumps(b):
                 out.append({"kind": "param", "name": k, "old": None if a is _ABSENT else a,
                             "new": None if b is _ABSENT else b, "added": a is _ABSENT, "removed": b is _ABSENT})
     now = {slot: n.job.key for slot, n in job.edges}
-    for name in sorted(set(prev.inputs) | set(now)):
+    for name in sorted(set(prev.inputs) | set(now), key=_slot_order):
         if prev.inputs.get(name) != now.get(name):
             out.append({"kind": "input", "name": name, "old": prev.inputs.get(name), "new": now.get(name)})
+    for name in sorted(job.rule.lists):
+        before, after = _list_length(prev.inputs, name), _list_length(now, name)
+        if before != after:
+            out.append({"kind": "list", "name": name, "old": before, "new": after})
     if not out:
         out.append({"kind": "types", "old": None, "new": None})
     return out
+
+
+def _slot_order(slot: str) -> tuple[str, int]:
+    """``bams[10]`` after ``bams[9]``: list elements in index order."""
+    name, _, rest = slot.partition("[")
+    return (name, int(rest[:-1]) if rest[:-1].isdigit() else -1)
+
+
+def _list_length(slots: dict[str, str], name: str) -> int:
+    return sum(1 for s in slots if s.startswith(name + "[") and s.endswith("]"))
 
 
 _ABSENT: Any = object()
@@ -122,13 +147,17 @@ _ABSENT: Any = object()
 def describe(changes: list[dict[str, Any]], will_run: set[str]) -> str:
     """One readable sentence per change, joined with '; '."""
     parts: list[str] = []
-    inputs = [c for c in changes if c["kind"] == "input"]
+    grown = {c["name"]: c for c in changes if c["kind"] == "list"}
+    inputs = [c for c in changes if c["kind"] == "input" and _slot_order(c["name"])[1] < 0]
+    elements = [c for c in changes if c["kind"] == "input" and _slot_order(c["name"])[1] >= 0]
     for c in changes:
         k = c["kind"]
         if k == "command":
             parts.append("command template changed, so the hash is new")
         elif k == "types":
             parts.append("declared input/output types changed, so the hash is new")
+        elif k == "source":
+            parts.append(f"source file `{c['name']}` content changed ({c['path']})")
         elif k == "param":
             if c["added"]:
                 parts.append(f"param {c['name']} added (= {_fmt(c['new'])})")
@@ -136,21 +165,42 @@ def describe(changes: list[dict[str, Any]], will_run: set[str]) -> str:
                 parts.append(f"param {c['name']} removed (was {_fmt(c['old'])})")
             else:
                 parts.append(f"param {c['name']} changed ({_fmt(c['old'])} -> {_fmt(c['new'])})")
+        elif k == "list":
+            n = c["new"] - c["old"]
+            verb = "gained" if n > 0 else "lost"
+            parts.append(f"input list `{c['name']}` {verb} {abs(n)} element{'s' if abs(n) != 1 else ''}")
+    parts += _describe_elements([c for c in elements if _slot_order(c["name"])[0] not in grown
+                                 or (c["old"] is not None and c["new"] is not None)], will_run)
+    parts += _describe_inputs(inputs, will_run)
+    return "; ".join(parts)
+
+
+def _describe_elements(changes: list[dict[str, Any]], will_run: set[str]) -> list[str]:
+    out = []
+    for c in changes:
+        name, i = _slot_order(c["name"])
+        if c["old"] is None or c["new"] is None:
+            continue  # counted by the list's "gained"/"lost"
+        fate = "which will run" if c["new"] in will_run else "which is already built"
+        out.append(f"element {i + 1} of `{name}` is a different upstream job ({c['old']} -> {c['new']}, {fate})")
+    return out
+
+
+def _describe_inputs(inputs: list[dict[str, Any]], will_run: set[str]) -> list[str]:
     if len(inputs) == 1:
         c = inputs[0]
         if c["old"] is None:
-            parts.append(f"input {c['name']} is new ({c['new']})")
-        elif c["new"] is None:
-            parts.append(f"input {c['name']} was removed")
-        else:
-            fate = "which will run" if c["new"] in will_run else "which is already built"
-            parts.append(f"input {c['name']} is a different upstream job ({c['old']} -> {c['new']}, {fate})")
-    elif inputs:
+            return [f"input {c['name']} is new ({c['new']})"]
+        if c["new"] is None:
+            return [f"input {c['name']} was removed"]
+        fate = "which will run" if c["new"] in will_run else "which is already built"
+        return [f"input {c['name']} is a different upstream job ({c['old']} -> {c['new']}, {fate})"]
+    if inputs:
         names = ", ".join(c["name"] for c in inputs)
         n_run = sum(1 for c in inputs if c["new"] in will_run)
         tail = f", {n_run} of which will run" if n_run else ""
-        parts.append(f"inputs {names} are different upstream jobs{tail}")
-    return "; ".join(parts)
+        return [f"inputs {names} are different upstream jobs{tail}"]
+    return []
 
 
 class WhyIndex:

@@ -32,8 +32,11 @@ METADATA_KEYS: tuple[str, ...] = (PIPELINE_KEY, PIPELINE_GRID_KEY, REQUESTS_KEY)
 
 PIPELINE_PATTERN = r"^[^:]+\.py:[A-Za-z_][A-Za-z0-9_]*$"
 LABEL_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+#: A request may also be a glob over labels ("sorted_*", "bam_s?", "qc_[ab]").
+REQUEST_PATTERN = r"^(?=.*[*?\[])[A-Za-z0-9_*?\[\]!-]+$|^[A-Za-z_][A-Za-z0-9_]*$"
 _PIPELINE_RE = re.compile(PIPELINE_PATTERN)
 _LABEL_RE = re.compile(LABEL_PATTERN)
+_REQUEST_RE = re.compile(REQUEST_PATTERN)
 
 
 def _check_pipeline(ref: str) -> str:
@@ -46,10 +49,11 @@ def _check_pipeline(ref: str) -> str:
 
 
 def _check_label(label: str) -> str:
-    if not _LABEL_RE.match(label):
+    if not _REQUEST_RE.match(label):
         raise ValueError(
             f"{label!r} is not an output name; use a Pipeline attribute name such as "
-            "'counts' (letters, digits and '_', not starting with a digit)"
+            "'counts' (letters, digits and '_', not starting with a digit), or a glob over "
+            "them such as 'sorted_*'"
         )
     return label
 
@@ -60,7 +64,7 @@ PipelineRef = Annotated[
     WithJsonSchema({"type": "string", "pattern": PIPELINE_PATTERN}),
 ]
 Label = Annotated[
-    str, AfterValidator(_check_label), WithJsonSchema({"type": "string", "pattern": LABEL_PATTERN})
+    str, AfterValidator(_check_label), WithJsonSchema({"type": "string", "pattern": REQUEST_PATTERN})
 ]
 
 

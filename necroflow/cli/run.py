@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from . import (
+from .common import (
     EXIT_CODES,
     EXIT_FAILED,
     EXIT_LOCKED,

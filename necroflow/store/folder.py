@@ -63,6 +63,15 @@ class NodeFolder:
     def log_path(self) -> str:
         return f"{self.rip}/job.log"
 
+    @property
+    def script_job_path(self) -> str:
+        """Where a script rule's job data (JSON) lives."""
+        return f"{self.rip}/script-job.json"
+
+    def write_script_job(self, data: dict[str, Any]) -> str:
+        atomic_write(self.script_job_path, json.dumps(data, indent=1, sort_keys=True))
+        return self.script_job_path
+
     def file(self, name: str) -> str:
         return f"{self.path}/{name}"
 

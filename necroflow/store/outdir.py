@@ -20,6 +20,7 @@ from .records import CLEANED, STATES, UP_TO_DATE, parse_record, valid_record
 
 INDEX_NAME = "index.json"
 INDEX_VERSION = 1
+SOURCES_NAME = "sources.json"
 HASH16 = re.compile(r"^[0-9a-f]{16}$")
 MANIFEST = "manifest.toml"  # marks a combo's link folder (schemas.manifest writes it)
 
@@ -100,6 +101,21 @@ class Outdir:
     def save_index(self, nodes: dict[str, IndexEntry]) -> None:
         doc = {"version": INDEX_VERSION, "nodes": {k: list(v) for k, v in nodes.items()}}
         atomic_write(f"{self.rip}/{INDEX_NAME}", json.dumps(doc, separators=(",", ":")))
+
+    def load_sources(self) -> dict[str, list[Any]]:
+        """``.rip/sources.json``: path -> [size, mtime_ns, sha256] of source files; damaged reads as empty."""
+        text = read_text(f"{self.rip}/{SOURCES_NAME}")
+        try:
+            doc = json.loads(text) if text else {}
+        except (ValueError, RecursionError):
+            return {}
+        if type(doc) is not dict:
+            return {}
+        return {k: v for k, v in doc.items() if type(k) is str and type(v) is list and len(v) == 3
+                and type(v[0]) is int and type(v[1]) is int and type(v[2]) is str}
+
+    def save_sources(self, entries: dict[str, list[Any]]) -> None:
+        atomic_write(f"{self.rip}/{SOURCES_NAME}", json.dumps(entries, separators=(",", ":")))
 
     def reader(self) -> NodeReader:
         return NodeReader(self)
