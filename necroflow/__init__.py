@@ -9,6 +9,7 @@ from .reporting import Interrupted, JobFailed, Reporter, RunReport
 from .resources import parse_resource
 from .rules import Inputs, Outputs, Rule, Rules
 from .schedule import default_scheduler, fifo_scheduler, smallest_component_scheduler
+from .sources import SourceFile
 from .store import OutdirLocked
 from .types import Log, NodeType
 
@@ -16,6 +17,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DAG", "Constraints", "Inputs", "Interrupted", "Job", "JobFailed", "Log", "Node", "NodeType", "OutdirLocked",
-    "Outputs", "Pipeline", "Reporter", "Rule", "RuleError", "Rules", "RunReport", "default_scheduler",
+    "Outputs", "Pipeline", "Reporter", "Rule", "RuleError", "Rules", "RunReport", "SourceFile", "default_scheduler",
     "fifo_scheduler", "parse_resource", "resolve_command", "smallest_component_scheduler",
 ]
