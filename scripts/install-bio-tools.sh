@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install the three Debian packages the RNA-seq example (examples/rnaseq/) needs:
-#   bwa (aligner), samtools (sort/index/quickcheck), subread (featureCounts).
+# Install the Debian packages the bioinformatics examples need:
+#   bwa (aligner), samtools (sort/index/quickcheck), subread (featureCounts) for
+#   examples/rnaseq/, and bcftools (mpileup/call) for examples/varcall/.
 #
 # Idempotent and fast: when every tool is already on PATH it does nothing and makes no
 # network call. Otherwise it runs `apt-get update` once, then installs only the missing
@@ -10,21 +11,22 @@
 set -euo pipefail
 
 # package -> the command that proves it is installed
-declare -A TOOL=( [bwa]=bwa [samtools]=samtools [subread]=featureCounts )
+declare -A TOOL=( [bwa]=bwa [samtools]=samtools [subread]=featureCounts [bcftools]=bcftools )
+PACKAGES=(bwa samtools subread bcftools)
 
 missing=()
-for pkg in bwa samtools subread; do
+for pkg in "${PACKAGES[@]}"; do
     command -v "${TOOL[$pkg]}" >/dev/null 2>&1 || missing+=("$pkg")
 done
 
 if [ "${#missing[@]}" -eq 0 ]; then
-    echo "install-bio-tools: bwa, samtools and featureCounts already installed"
+    echo "install-bio-tools: bwa, samtools, featureCounts and bcftools already installed"
     exit 0
 fi
 
 if ! command -v apt-get >/dev/null 2>&1; then
     echo "install-bio-tools: missing ${missing[*]} and apt-get is not available;" \
-         "install them with your package manager (conda: bioconda::bwa bioconda::samtools bioconda::subread)" >&2
+         "install them with your package manager (conda: bioconda::bwa bioconda::samtools bioconda::subread bioconda::bcftools)" >&2
     exit 1
 fi
 
