@@ -32,7 +32,7 @@ rnaseq: $(VENV)/.installed
 	./scripts/install-bio-tools.sh
 	$(BIN)/python examples/rnaseq/make_data.py examples/rnaseq/data
 	$(BIN)/necroflow run --outdir demo-results/rnaseq examples/rnaseq/rnaseq.toml
-	@echo "counts tables:"; ls demo-results/rnaseq/*/add_sample/*/* 2>/dev/null || true
+	@echo "counts tables:"; ls demo-results/rnaseq/*/join_counts/*/* 2>/dev/null || true
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q -p no:cacheprovider; rc=$$?; \

@@ -129,9 +129,10 @@ def write_links(dag: DAG, run: ComboRun) -> Path:
     wanted: dict[Path, Path] = {}
     outputs: dict[str, str] = {}
     for label, node in run.requested.items():
-        rel = node.relpath
-        outputs[label] = rel
-        wanted[folder / rel] = outdir / rel
+        outputs[label] = node.relpath
+        for fn in node.files:  # companions (an index) beside their main file, as tools expect
+            rel = f"{node.job.key}/{fn}"
+            wanted[folder / rel] = outdir / rel
     _remove_links(folder, keep=set(wanted))
     for link, target in wanted.items():
         link.parent.mkdir(parents=True, exist_ok=True)

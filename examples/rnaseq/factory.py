@@ -6,13 +6,12 @@ The chain per sample is the classic one::
                    ▲                                   ▲                    ├─► counts table
     raw_reference ─► bwa_index (built once)            raw_annotation        ┘
 
-Why the table is built by folding. necroflow rules take a fixed set of typed inputs; there is
-no "list of Counts" input. So the factory puts every sample of the job into ONE pipeline and
-joins their counts pairwise: ``counts_table`` turns the first sample's featureCounts output
-into a two-column table, and each ``add_sample`` appends one more sample's column to the
-previous table. The grid then runs over the settings that apply to all samples at once
-(bwa's minimum seed length and featureCounts' minimum mapping quality), which gives one
-complete table per combination of settings.
+The table is one join over all samples: ``join_counts`` takes a *list* input
+(``counts: list[Counts]``) holding every sample's featureCounts output, in sample order, and a
+small Python script (a script rule, ``scripts/join_counts.py``) pastes them side by side. The
+factory puts every sample of the job into ONE pipeline; the grid runs over the settings that
+apply to all samples at once (bwa's minimum seed length and featureCounts' minimum mapping
+quality), which gives one complete table per combination of settings.
 
 What the cache does with that shape:
 
@@ -21,7 +20,7 @@ What the cache does with that shape:
 * ``align`` depends on the reads, the index and ``min_seed``, not on ``min_mapq``: the two
   ``min_mapq`` combos reuse the same alignments;
 * when one sample's reads change, that sample's ``align`` and ``count`` rerun (for each
-  setting) and so do the small join steps; the other samples' work is untouched.
+  setting) and so does each table's one join; the other samples' work is untouched.
 
 Input files are symlinked into the output tree by ``raw_*`` rules, so necroflow hashes their
 content: editing a FASTQ in place marks what was computed from it as stale.
@@ -130,19 +129,9 @@ def count(bam: SortedBam, gtf: Gtf, min_mapq: int) -> Counts[counts]:
     """Count reads per gene, ignoring alignments with mapping quality below min_mapq."""
 
 
-# featureCounts writes two comment/header lines, then gene_id in column 1 and the count in
-# column 7. All samples of a pipeline are counted against the same GTF, so their rows come in
-# the same order and can be pasted side by side.
-@r.command("printf 'gene_id\\t%s\\n' {sample} > {table} && tail -n +3 {counts} | cut -f1,7 >> {table}")
-def counts_table(counts: Counts, sample: str) -> CountsTable[table]:
-    """Start the table with the first sample's counts, headed by its name."""
-
-
-@r.command(
-    "(printf '%s\\n' {sample} && tail -n +3 {counts} | cut -f7) | paste {table} - > {joined}"
-)
-def add_sample(table: CountsTable, counts: Counts, sample: str) -> CountsTable[joined]:
-    """Append one more sample's counts as a new column of the table."""
+@r.script("scripts/join_counts.py")
+def join_counts(counts: list[Counts], samples: list[str]) -> CountsTable[table]:
+    """Join every sample's counts into one table, one column per sample (in the given order)."""
 
 
 # --------------------------------------------------------------------------- config
@@ -207,8 +196,7 @@ def rnaseq(config: RnaseqConfig, R: Rules) -> Pipeline:
 
     Labels: ``counts_table`` (the only sink, so the default request), ``reference``,
     ``annotation``, ``index``, and per sample ``fastq_<name>``, ``bam_<name>`` and
-    ``counts_<name>``. The partial tables of the fold stay unlabelled: they are reached
-    through ``counts_table``'s inputs and built all the same.
+    ``counts_<name>``.
     """
     if not isinstance(config, RnaseqConfig):  # a plain dict when called from Python
         config = RnaseqConfig.model_validate(config)
@@ -216,17 +204,13 @@ def rnaseq(config: RnaseqConfig, R: Rules) -> Pipeline:
     P.reference = R.raw_reference(path=absolute(config.reference))
     P.annotation = R.raw_annotation(path=absolute(config.annotation))
     P.index = R.bwa_index(P.reference)
-    table = None
+    counts = []
     for sample, fastq_path in config.samples.items():
         fastq = R.raw_fastq(path=absolute(fastq_path))
         bam = R.align(fastq, P.index, min_seed=config.min_seed)
-        counts = R.count(bam, P.annotation, min_mapq=config.min_mapq)
-        if table is None:
-            table = R.counts_table(counts, sample=sample)
-        else:
-            table = R.add_sample(table, counts, sample=sample)
+        counts.append(R.count(bam, P.annotation, min_mapq=config.min_mapq))
         setattr(P, f"fastq_{sample}", fastq)
         setattr(P, f"bam_{sample}", bam)
-        setattr(P, f"counts_{sample}", counts)
-    P.counts_table = table
+        setattr(P, f"counts_{sample}", counts[-1])
+    P.counts_table = R.join_counts(counts, samples=list(config.samples))
     return P

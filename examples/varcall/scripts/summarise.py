@@ -1,6 +1,7 @@
 """Summarise a multi-sample VCF: how many het and hom-alt calls each sample has.
 
-Usage::
+As a necroflow script rule (``@r.script("scripts/summarise.py")``), it reads its input and
+output paths from ``necroflow.script.job``; by hand::
 
     python summarise.py CALLS.vcf[.gz] SUMMARY.tsv
 
@@ -19,6 +20,7 @@ Standard library only, so it runs wherever Python does.
 from __future__ import annotations
 
 import gzip
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -106,8 +108,13 @@ def write_tsv(path: Path, rows: list[dict[str, str]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point: summarise.py CALLS.vcf[.gz] SUMMARY.tsv."""
+    """Entry point: the necroflow job's paths when run as a script rule, else CALLS.vcf SUMMARY.tsv."""
     args = sys.argv[1:] if argv is None else argv
+    if not args and os.environ.get("NECROFLOW_JOB"):
+        from necroflow.script import job
+
+        write_tsv(Path(job.outputs.summary), summarise(Path(job.inputs.calls)))
+        return 0
     if len(args) != 2:
         print("usage: summarise.py CALLS.vcf[.gz] SUMMARY.tsv", file=sys.stderr)
         return 2
