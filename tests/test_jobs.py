@@ -7,11 +7,11 @@ import os
 from pathlib import Path
 
 import pytest
-from necroflow.schemas import ConfigError
 
 from necroflow import Reporter
 from necroflow.jobs import check_folders, load_factory, load_jobs
 from necroflow.links import link_combos, prune_combos
+from necroflow.schemas import ConfigError
 
 DATA = Path(__file__).resolve().parent / "data"
 

@@ -9,8 +9,8 @@ What this proves, in the order a newcomer would do it (docs/rnaseq.md):
    shape, gene order, the direction of the simulated difference, the effect of -Q);
 3. the reference index is built once and alignments are shared across ``min_mapq`` combos;
 4. a second run executes nothing;
-5. re-sequencing one sample reruns exactly that sample's alignments and counts, plus the
-   join steps after it, and the dry run says why.
+5. re-sequencing one sample reruns exactly that sample's alignments and counts, plus each
+   table's one join over all samples, and the dry run says why.
 
 The job file is the real ``examples/rnaseq/rnaseq.toml``, copied next to the generated data
 with only its data paths changed, and run from the repository root like the docs say.
@@ -207,13 +207,14 @@ def test_make_data_is_deterministic(tmp_path: Path) -> None:
 
 def test_first_run_builds_everything_quickly(rnaseq: Run) -> None:
     jobs, _ = rnaseq.jobset()
-    assert len(jobs) == 36
-    assert "36 ran" in output(rnaseq.first)
+    assert len(jobs) == 28
+    assert "28 ran" in output(rnaseq.first)
     assert rnaseq.wall < 60, f"the example took {rnaseq.wall:.1f}s; it must stay well under a minute"
     per_rule = Counter(job.rule.name for job in jobs)
-    # One index for everything; alignments shared by the two min_mapq combos (3 x 2, not 3 x 4).
+    # One index for everything; alignments shared by the two min_mapq combos (3 x 2, not 3 x 4);
+    # one join per table (per combo), over all three samples' counts.
     assert per_rule == {"raw_reference": 1, "raw_annotation": 1, "bwa_index": 1, "raw_fastq": 3,
-                        "align": 6, "count": 12, "counts_table": 4, "add_sample": 8}
+                        "align": 6, "count": 12, "join_counts": 4}
     assert len(list((rnaseq.outdir / "bwa_index").iterdir())) == 1
     assert len(list((rnaseq.outdir / "align").iterdir())) == 6
 
@@ -281,7 +282,7 @@ def test_second_run_executes_nothing(rnaseq: Run) -> None:
     before = output_stamps(jobs)
     text = output(rnaseq.run())
     assert changed(before, output_stamps(jobs)) == set()
-    assert "Nothing to do" in text and "36" in text, text
+    assert "Nothing to do" in text and "28" in text, text
 
 
 def test_resequencing_one_sample_reruns_only_its_chain(rnaseq: Run) -> None:
@@ -295,14 +296,15 @@ def test_resequencing_one_sample_reruns_only_its_chain(rnaseq: Run) -> None:
 
     fastq = next(iter(pipelines.values())).fastq_ctrl_2.job.key
     expected = descendants(jobs, {fastq})
-    by_rule = {rule: {k for k in expected if k.startswith(rule + "/")} for rule in ("align", "count", "add_sample")}
-    # 2 alignments (one per min_seed), 4 counts, and in each of the 4 tables the two folds
-    # that come at or after ctrl_2 (ctrl_2's column, then treat_1's)
-    assert [len(by_rule[r]) for r in ("align", "count", "add_sample")] == [2, 4, 8]
+    rules = ("align", "count", "join_counts")
+    by_rule = {rule: {k for k in expected if k.startswith(rule + "/")} for rule in rules}
+    # 2 alignments (one per min_seed), 4 counts, and the one join of each of the 4 tables
+    assert [len(by_rule[r]) for r in rules] == [2, 4, 4]
     assert expected == set().union(*by_rule.values())
+    assert by_rule["join_counts"] == {P.counts_table.job.key for P in pipelines.values()}
 
     dry = output(rnaseq.run("--dry-run"))
-    assert "14 of 36 jobs to run" in dry, dry
+    assert "10 of 28 jobs to run" in dry, dry
     for key in by_rule["align"]:
         # the line names the job, the input and the reason (exact punctuation may change)
         assert re.search(rf"STALE\s+{key}\b.*input fastq\b.*reads\.fastq\.gz\b.*content changed",
