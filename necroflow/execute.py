@@ -82,7 +82,7 @@ class RunLoop:
         self.recorder = Recorder(self.events)
         self.running: dict[str, _Running] = {}
         self.errors: list[JobFailed] = []
-        self.report = RunReport(plan=plan)
+        self.report = RunReport(plan=plan, run_id=new_run_id())
         self.index_updates: dict[str, IndexEntry] = {}  # jobs recorded up to date in this run
         self.stopping = False
 
@@ -165,6 +165,7 @@ class RunLoop:
                 return  # a result for a job already given up on (cancelled)
             self.slots.give(run.demand)
             consumed = consumed_inputs(run.job, self.current)
+            ev.metrics.setdefault("run_id", self.report.run_id)
             outcome = self.recorder.record(run.job, run.folder, ev, consumed, provenance(run.job, consumed),
                                            run.threads)
             if outcome is not None:
@@ -232,6 +233,13 @@ class RunLoop:
                     self.report.failed.append(ev.job.key)
                     self.errors.append(JobFailed(ev.job, ev.reason, self.outdir.node(ev.job.key).log_path))
         self.recorder.pending = 0
+
+
+def new_run_id() -> str:
+    """A run's id, recorded with each of its jobs' metrics: sortable, and unique per process."""
+    import os
+
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}-{os.urandom(2).hex()}"
 
 
 def _save_sources(dag: DAG) -> None:
