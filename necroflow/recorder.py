@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .store import IndexEntry, NodeFolder, hash_path, signature
+from .store.hashing import fs_time_ns, signature_fields
 
 if TYPE_CHECKING:
     from .backends.base import TaskResult
@@ -64,6 +65,7 @@ def finalise(job: Job, folder: NodeFolder, result: TaskResult, consumed: dict[st
             folder.record_failure(metrics, provenance)
             return Outcome(job, result, False, result.message or "failed")
         files = job.rule.filenames
+        now = fs_time_ns()  # before the stats: the racy rule compares stamps with this
         sigs = {fn: signature(folder.file(fn)) for fn in files}  # None: absent
         missing = [fn for fn, sig in sigs.items() if sig is None]
         if missing:
@@ -73,7 +75,7 @@ def finalise(job: Job, folder: NodeFolder, result: TaskResult, consumed: dict[st
         outputs: dict[str, dict[str, Any]] = {}
         for fn, sig in sigs.items():
             assert sig is not None
-            outputs[fn] = {"sha256": hash_path(folder.file(fn)), "size": sig[0], "mtime_ns": sig[1]}
+            outputs[fn] = {"sha256": hash_path(folder.file(fn)), **signature_fields(sig, now)}
         entry = folder.record_success(job.key, job.fingerprint, outputs, consumed, metrics, provenance)
         return Outcome(job, result, True, hashes={fn: o["sha256"] for fn, o in outputs.items()}, entry=entry)
     except Exception as e:  # a failed record write must surface, not hang the loop

@@ -20,6 +20,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from .store import hash_path, signature
+from .store.hashing import fs_time_ns, signature_fields, trusted
 
 
 class SourceFile(str):
@@ -44,19 +45,20 @@ def source_path(rule: str, key: str, value: Any) -> str:
 class SourceHashes:
     """Content hashes of source files, each kept with the signature it was taken at."""
 
-    def __init__(self, entries: dict[str, list[Any]] | None = None) -> None:
-        self.entries: dict[str, list[Any]] = dict(entries or {})  # path -> [size, mtime_ns, sha256]
+    def __init__(self, entries: dict[str, dict[str, Any]] | None = None) -> None:
+        self.entries: dict[str, dict[str, Any]] = dict(entries or {})  # path -> {sha256, signature fields}
         self.dirty = False
 
     def hash(self, path: str) -> str:
+        now = fs_time_ns()
         sig = signature(path)
         if sig is None:
             raise SourceMissing(f"source file {path} does not exist (any more)")
         e = self.entries.get(path)
-        if e is not None and e[0] == sig[0] and e[1] == sig[1]:
-            return str(e[2])
+        if e is not None and trusted(e, sig):
+            return str(e["sha256"])
         sha = hash_path(path)
-        self.entries[path] = [sig[0], sig[1], sha]
+        self.entries[path] = {"sha256": sha, **signature_fields(sig, now)}
         self.dirty = True
         return sha
 

@@ -116,7 +116,9 @@ def plan_states(outdir: Path, *pipelines: Pipeline) -> dict[str, tuple[State, st
             for j in plan.required}
 
 
-def bump_mtime(path: Path, seconds: float = 5) -> None:
+def bump_mtime(path: Path, seconds: float = -5) -> None:
+    """Move a file's mtime (by default into the past, as ``touch -r``/``cp -p`` do: a stamp in
+    the future is racy, so such a file would be re-hashed on every run until its time comes)."""
     st = os.stat(path)
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + int(seconds * 1e9)))
 

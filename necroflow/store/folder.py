@@ -23,7 +23,7 @@ import tomllib
 from typing import Any
 
 from .files import atomic_write, read_bytes, read_text, remove_output, unlink_quietly
-from .hashing import hash_path, signature
+from .hashing import fs_time_ns, hash_path, signature, signature_fields, trusted
 from .records import (
     CLEANED,
     FAILED,
@@ -219,18 +219,20 @@ class NodeFolder:
         result: dict[str, str] = {}
         changed = False
         for fn in files:
-            sig = signature(f"{self.path}/{fn}")
+            path = f"{self.path}/{fn}"
+            now = fs_time_ns()  # before the stat: the racy rule compares stamps with this
+            sig = signature(path)
             if sig is None:
                 return None, fn, False
             rec = outs.get(fn)
             if rec is None:
                 return None, "", False
-            if rec["size"] == sig[0] and rec["mtime_ns"] == sig[1]:
+            if trusted(rec, sig):
                 result[fn] = rec["sha256"]
                 continue
-            sha = hash_path(f"{self.path}/{fn}")
+            sha = hash_path(path)
             result[fn] = sha
-            outs[fn] = {"sha256": sha, "size": sig[0], "mtime_ns": sig[1]}  # so it is not hashed again
+            outs[fn] = {"sha256": sha, **signature_fields(sig, now)}  # so it is not hashed again
             changed = True
         if changed and persist:
             full = self.record_dict() or record

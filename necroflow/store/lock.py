@@ -11,7 +11,10 @@ import errno
 import fcntl
 import os
 import stat
+import time
 from pathlib import Path
+
+from .hashing import calibrate
 
 LOCK_NAME = "necroflow.lock"
 
@@ -93,8 +96,10 @@ class OutdirLock:
                 raise self._locked_error() from None
             raise
         try:  # the pid is a courtesy for the error message; the flock is the lock
+            before = time.time_ns()
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            calibrate(fd, before)  # the write's stamp tells the file system's clock
         except OSError:  # e.g. disk full: the run then fails on its first record, with a message
             pass
         self.fd = fd

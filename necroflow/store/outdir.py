@@ -16,7 +16,7 @@ from typing import Any
 from .files import atomic_write, read_text
 from .folder import RIP, IndexEntry, NodeFolder
 from .lock import OutdirLock, check_rip
-from .records import CLEANED, STATES, UP_TO_DATE, parse_record, valid_record
+from .records import CLEANED, STATES, UP_TO_DATE, parse_record, valid_outputs, valid_record
 
 INDEX_NAME = "index.json"
 INDEX_VERSION = 1
@@ -102,8 +102,8 @@ class Outdir:
         doc = {"version": INDEX_VERSION, "nodes": {k: list(v) for k, v in nodes.items()}}
         atomic_write(f"{self.rip}/{INDEX_NAME}", json.dumps(doc, separators=(",", ":")))
 
-    def load_sources(self) -> dict[str, list[Any]]:
-        """``.rip/sources.json``: path -> [size, mtime_ns, sha256] of source files; damaged reads as empty."""
+    def load_sources(self) -> dict[str, dict[str, Any]]:
+        """``.rip/sources.json``: path -> {sha256, signature} of source files; damaged reads as empty."""
         text = read_text(f"{self.rip}/{SOURCES_NAME}")
         try:
             doc = json.loads(text) if text else {}
@@ -111,10 +111,9 @@ class Outdir:
             return {}
         if type(doc) is not dict:
             return {}
-        return {k: v for k, v in doc.items() if type(k) is str and type(v) is list and len(v) == 3
-                and type(v[0]) is int and type(v[1]) is int and type(v[2]) is str}
+        return {k: v for k, v in doc.items() if type(k) is str and valid_outputs({k: v})}
 
-    def save_sources(self, entries: dict[str, list[Any]]) -> None:
+    def save_sources(self, entries: dict[str, dict[str, Any]]) -> None:
         atomic_write(f"{self.rip}/{SOURCES_NAME}", json.dumps(entries, separators=(",", ":")))
 
     def reader(self) -> NodeReader:

@@ -24,6 +24,9 @@ def _is_int(v: Any) -> bool:
     return type(v) is int
 
 
+_OPTIONAL_INTS = ("ctime_ns", "ino", "newest_ns", "hashed_ns")  # absent in records of older versions
+
+
 def valid_outputs(outs: Any) -> bool:
     if type(outs) is not dict:
         return False
@@ -31,6 +34,9 @@ def valid_outputs(outs: Any) -> bool:
         if (type(o) is not dict or type(o.get("sha256")) is not str or not _is_int(o.get("size"))
                 or not _is_int(o.get("mtime_ns")) or type(fn) is not str):
             return False
+        for k in _OPTIONAL_INTS:
+            if k in o and not _is_int(o[k]):
+                return False
     return True
 
 
