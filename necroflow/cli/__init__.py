@@ -11,18 +11,24 @@ from __future__ import annotations
 
 import signal
 import sys
+from pathlib import Path
 
 import typer
 
 # The commands register themselves on ``app`` when their modules are imported.
 from . import inspect as _inspect  # noqa: E402,F401,I001
 from . import run as _run  # noqa: E402,F401
-from .common import app
+from .common import EXIT_INVALID, app
 
 __all__ = ["app", "main"]
 
 
-_COMMANDS = {"run", "validate", "schema", "status", "graph", "report", "clean"}
+_ROOT_OPTIONS = ("-h", "--help", "--show-completion", "--install-completion")
+
+
+def commands() -> list[str]:
+    """The names of the subcommands, as registered on the app."""
+    return [c.name or c.callback.__name__ for c in app.registered_commands if c.callback is not None]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -33,11 +39,39 @@ def main(argv: list[str] | None = None) -> None:
 
         typer.echo(f"necroflow {__version__}")
         return
-    if args and args[0] not in _COMMANDS and args[0] not in ("-h", "--help"):
-        args.insert(0, "run")
+    from .completion import completion_script, do_completion
+
+    named_shell = completion_script(args)
+    if named_shell is not None:
+        do_completion(*named_shell)
+        return
+    args = _route(args)
     if _in_main_thread():
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `necroflow schema | head` ends quietly
     app(args=args, prog_name="necroflow")
+
+
+def _route(args: list[str]) -> list[str]:
+    """Put ``run`` before a first word that is an option or a job file; refuse a mistyped command.
+
+    A word that is no command, no option, no existing file and does not end in ``.toml``
+    is most likely a typo (``stauts``): exit 2 with the closest command, instead of
+    reading it as a job file that is not there.
+    """
+    if not args:
+        return args
+    first, names = args[0], commands()
+    if first in names or first in _ROOT_OPTIONS:
+        return args
+    if first.startswith("-") or first.endswith(".toml") or Path(first).exists():
+        return ["run", *args]
+    import difflib
+
+    close = difflib.get_close_matches(first, names, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}?" if close else f"the commands are {', '.join(sorted(names))}."
+    typer.echo(f"necroflow: error: no such command {first!r} (and no such job file); {hint} "
+               "See 'necroflow --help'.", err=True)
+    raise SystemExit(EXIT_INVALID)
 
 
 def _in_main_thread() -> bool:

@@ -10,6 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
+from .completion import complete_job_files
+
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 EXIT_CODES = (
@@ -24,10 +26,12 @@ app = typer.Typer(
     "A job TOML names a pipeline factory ('.pipeline' = \"factory.py:function\") and its "
     "parameters; keys ending in __grid expand into one combo per value.  "
     "'necroflow --outdir DIR job.toml' (no command) means 'necroflow run'.  "
-    "Run 'necroflow COMMAND --help' for each command.",
+    "Run 'necroflow COMMAND --help' for each command.  Tab completion (commands, options, "
+    "job files) for bash, zsh and fish: 'necroflow --install-completion SHELL', or print the "
+    "script with 'necroflow --show-completion SHELL' (without SHELL: the shell running now).",
     epilog=EXIT_CODES,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     pretty_exceptions_enable=False,
@@ -36,7 +40,7 @@ app = typer.Typer(
 JobFiles = Annotated[
     list[Path],
     typer.Argument(help="Job TOML file(s); several share one DAG, so common work runs once.",
-                   show_default=False, metavar="JOB.toml"),
+                   show_default=False, metavar="JOB.toml", autocompletion=complete_job_files),
 ]
 
 

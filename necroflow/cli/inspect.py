@@ -21,6 +21,7 @@ from .common import (
     app,
     fail,
 )
+from .completion import complete_job_files
 
 
 @app.command(epilog=EXIT_CODES)
@@ -140,7 +141,8 @@ def graph(
 def report(
     jobs: Annotated[list[Path] | None, typer.Argument(
         help="Job TOML file(s): show exactly their jobs, in their current states (default: every "
-             "node folder in OUTDIR).", show_default=False, metavar="[JOB.toml]")] = None,
+             "node folder in OUTDIR).", show_default=False, metavar="[JOB.toml]",
+        autocompletion=complete_job_files)] = None,
     outdir: OutdirOpt = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")] = Path("report.html"),
     title: Annotated[str | None, typer.Option("--title", help="Page title (default: the outdir's name).",
@@ -171,7 +173,7 @@ def report(
 def clean(
     jobs: Annotated[list[Path] | None, typer.Argument(
         help="Job TOML file(s) whose jobs are kept (needed with --orphans).", show_default=False,
-        metavar="[JOB.toml]")] = None,
+        metavar="[JOB.toml]", autocompletion=complete_job_files)] = None,
     outdir: OutdirOpt = None,
     orphans: Annotated[bool, typer.Option(
         "--orphans", help="Remove node folders that no job of the given JOB.toml files needs.")] = False,
