@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .reporting import Reporter, RunReport, format_duration
+from .reporting import Reporter, RunReport, final_summary, format_duration
 
 if TYPE_CHECKING:
     from .backends.base import TaskResult
@@ -52,6 +52,17 @@ class LineReporter(Reporter):
 
         self.total = len(plan.to_run)
         self.emit(explain(plan.dag, plan))
+
+
+class QuietReporter(LineReporter):
+    """``-q``: failures (with their log tails) and the final summary line, nothing else."""
+
+    def __init__(self, stream: Any = None) -> None:
+        super().__init__(stream, verbose=0)
+
+    def on_finish(self, report: RunReport) -> None:
+        if not report.dry_run:
+            self.emit(final_summary(report))
 
 
 class SilentReporter(Reporter):
@@ -368,14 +379,14 @@ class LiveReporter(LineReporter):
 def make_reporter(stream: Any = None, quiet: bool = False, verbose: int = 0) -> Reporter:
     """The reporter ``necroflow run`` uses for its flags.
 
-    * ``quiet``: only failures (and a dry run's explanation);
+    * ``quiet``: only failures and the final summary line (and a dry run's explanation);
     * ``verbose`` >= 1 (``-v``, ``-vv``): plain lines, one per finished job, ``-vv`` also starts;
     * otherwise a live display when ``stream`` (default stderr) is a terminal whose
       ``TERM`` is not ``dumb``, else plain lines.
     """
     stream = sys.stderr if stream is None else stream
     if quiet:
-        return LineReporter(stream, verbose=0)
+        return QuietReporter(stream)
     if verbose > 0:
         return LineReporter(stream, verbose=min(verbose, 2))
     if _isatty(stream) and os.environ.get("TERM", "") != "dumb":

@@ -115,9 +115,17 @@ class Reporter:
 
     def on_finish(self, report: RunReport) -> None:
         if self.verbose >= 1 and not report.dry_run and report.plan.to_run:
-            msg = f"{len(report.ran)} ran, {report.up_to_date} up to date"
-            if report.failed:
-                msg += f", {len(report.failed)} failed"
-            if report.skipped:
-                msg += f", {len(report.skipped)} not started (upstream failed)"
-            self.emit(f"Finished in {report.elapsed:.2f}s: {msg}.")
+            self.emit(final_summary(report))
+
+
+def final_summary(report: RunReport) -> str:
+    """The run's last line: ``Finished in 1.23s: 4 ran, 0 up to date, 1 failed.``, or the
+    plan's ``Nothing to do: ...`` when nothing had to run."""
+    if not report.plan.to_run:
+        return report.plan.summary()
+    msg = f"{len(report.ran)} ran, {report.up_to_date} up to date"
+    if report.failed:
+        msg += f", {len(report.failed)} failed"
+    if report.skipped:
+        msg += f", {len(report.skipped)} not started (upstream failed)"
+    return f"Finished in {report.elapsed:.2f}s: {msg}."

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -275,6 +276,22 @@ def test_keep_going_links_the_combos_that_succeeded(tmp_path: Path) -> None:
     assert (out / "partial_fail__word+ok" / "manifest.toml").exists()
     assert not (out / "partial_fail__word+fail").exists()
     assert "not linked because an output failed or was not built: partial_fail__word+fail" in r.err
+
+
+def test_quiet_prints_the_final_summary_and_errors_only(tmp_path: Path) -> None:
+    """-q: nothing but failures and the last line, on success, on a no-op and on failure."""
+    out = tmp_path / "out"
+    first = ok(necroflow("run", "-q", "--outdir", out, "good/words.toml"))
+    assert first.out == "" and re.fullmatch(r"Finished in \d+\.\d\ds: 7 ran, 0 up to date\.\n", first.err), str(first)
+    again = ok(necroflow("run", "-q", "--outdir", out, "good/words.toml"))
+    assert again.err == "Nothing to do: all 7 jobs are up to date (up_to_date 7).\n", str(again)
+    failed = necroflow("run", "-q", "-k", "--outdir", tmp_path / "fail", "good/partial_fail.toml")
+    assert failed.code == 1 and failed.out == "", str(failed)
+    lines = failed.err.splitlines()
+    assert re.fullmatch(r"\[5/5\] FAILED summarise/[0-9a-f]{16}: exit code 1", lines[0]), str(failed)
+    assert re.fullmatch(r"Finished in \d+\.\d\ds: 4 ran, 0 up to date, 1 failed\.", lines[1]), str(failed)
+    assert lines[2].startswith("necroflow: job summarise/") and "failed: exit code 1" in lines[2], str(failed)
+    assert len(lines) == 3, str(failed)
 
 
 def test_links_no_longer_requested_are_removed(tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ from test_observe_example import load_example, write_script  # noqa: E402
 from necroflow.progress import (  # noqa: E402
     LineReporter,
     LiveReporter,
+    QuietReporter,
     SilentReporter,
     format_duration,
     make_reporter,
@@ -195,7 +196,7 @@ def test_make_reporter_follows_the_flags(tmp_path: Path, monkeypatch: Any) -> No
         monkeypatch.setenv("TERM", "xterm")
         assert type(make_reporter(tty)) is LiveReporter
         quiet = make_reporter(tty, quiet=True)
-        assert type(quiet) is LineReporter and quiet.verbose == 0
+        assert type(quiet) is QuietReporter and quiet.verbose == 0
         v1, v2 = make_reporter(tty, verbose=1), make_reporter(tty, verbose=3)
         assert type(v1) is LineReporter and v1.verbose == 1 and v2.verbose == 2
         assert type(make_reporter(io.StringIO())) is LineReporter
