@@ -28,7 +28,7 @@ from .schedule import ReadyQueue, Remaining, Scheduler, default_scheduler
 from .script_rules import job_data
 from .signals import SignalGuard
 from .slots import SOLO, WAIT, Slots
-from .store import INTERRUPTED, IndexEntry, NodeFolder, Outdir
+from .store import INTERRUPTED, Barrier, IndexEntry, NodeFolder, Outdir
 from .types import Log
 
 if TYPE_CHECKING:
@@ -58,6 +58,10 @@ def normalise_caps(resource_caps: Mapping[str, Any] | None, capacity: Mapping[st
     return caps
 
 
+#: Most finished jobs whose states wait for one durability barrier, when events keep coming.
+COMMIT_BATCH = 256
+
+
 @dataclass(slots=True)
 class _Running:
     job: Job
@@ -84,11 +88,14 @@ class RunLoop:
         self.errors: list[JobFailed] = []
         self.report = RunReport(plan=plan, run_id=new_run_id())
         self.index_updates: dict[str, IndexEntry] = {}  # jobs recorded up to date in this run
+        self.uncommitted: list[Outcome] = []  # recorded, their state not yet written (see store.durable)
+        self.barrier: Barrier | None = None
         self.stopping = False
 
     def run(self) -> RunReport:
         t0 = time.monotonic()
         self.backend.start(self.events)
+        self.barrier = Barrier(self.outdir.root)
         try:
             with SignalGuard() as guard:
                 try:
@@ -96,10 +103,13 @@ class RunLoop:
                     self.pull_ready()
                     self.launch()
                     while self.running or self.recorder.pending or (self.queue and not self.stopping):
+                        if self.uncommitted and (self.events.empty() or len(self.uncommitted) >= COMMIT_BATCH):
+                            self.commit()  # nothing else to do right now: make finished jobs durable
                         with guard.interruptible():
                             ev = self.events.get()
                         self.handle(ev)
                         self.launch()
+                    self.commit(final=True)
                     guard.raise_pending()
                 except (KeyboardInterrupt, Interrupted):
                     self.abort(grace=1.0)
@@ -110,6 +120,7 @@ class RunLoop:
         finally:
             self.recorder.shutdown()
             self.backend.stop()
+            self.barrier.close()
             self.report.elapsed = time.monotonic() - t0
         done = set(self.report.ran) | set(self.report.failed)
         self.report.skipped = [j.key for j in self.plan.to_run if j.key not in done]
@@ -181,14 +192,32 @@ class RunLoop:
         if not outcome.ok:
             self.fail(job, outcome.reason)
             return
-        if outcome.entry is not None:
-            self.index_updates[job.key] = outcome.entry
+        self.uncommitted.append(outcome)
         self.current[job.fingerprint] = outcome.hashes
         self.report.ran.append(job.key)
         self.ready.done(job)
         self.remaining.done(job)
         self.reporter.on_done(job, outcome.result)
         self.pull_ready()
+
+    def commit(self, final: bool = False) -> None:
+        """One barrier for every recorded job, then their ``up_to_date`` states (and, at the end
+        of the run, one more barrier so that the states themselves are on disk)."""
+        if self.barrier is None or not (self.uncommitted or final):
+            return
+        batch, self.uncommitted = self.uncommitted, []
+        if batch:
+            self.barrier.sync()
+        for outcome in batch:
+            assert outcome.record is not None
+            try:
+                entry = self.outdir.node(outcome.job.key).commit(outcome.record)
+            except OSError:
+                continue  # the state could not be written: the job reruns next time, nothing is trusted
+            if entry is not None:
+                self.index_updates[outcome.job.key] = entry
+        if final and (batch or self.barrier.count):
+            self.barrier.sync()
 
     def fail(self, job: Job, reason: str) -> None:
         folder = self.outdir.node(job.key)
@@ -229,10 +258,12 @@ class RunLoop:
             if isinstance(ev, Outcome):
                 if ev.ok:
                     self.report.ran.append(ev.job.key)
+                    self.uncommitted.append(ev)
                 elif ev.job.key not in self.report.failed:  # a second failure at the same moment
                     self.report.failed.append(ev.job.key)
                     self.errors.append(JobFailed(ev.job, ev.reason, self.outdir.node(ev.job.key).log_path))
         self.recorder.pending = 0
+        self.commit(final=True)  # what finished before the stop is kept
 
 
 def new_run_id() -> str:

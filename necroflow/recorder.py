@@ -16,7 +16,7 @@ from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .store import IndexEntry, NodeFolder, hash_path, signature
+from .store import NodeFolder, hash_path, signature
 from .store.hashing import fs_time_ns, signature_fields
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ class Outcome:
     ok: bool
     reason: str = ""
     hashes: dict[str, str] = field(default_factory=dict)
-    entry: IndexEntry | None = None
+    record: dict[str, Any] | None = None  # written, waiting for the state that vouches for it
 
 
 def small_outputs(folder: NodeFolder, files: list[str]) -> bool:
@@ -76,8 +76,8 @@ def finalise(job: Job, folder: NodeFolder, result: TaskResult, consumed: dict[st
         for fn, sig in sigs.items():
             assert sig is not None
             outputs[fn] = {"sha256": hash_path(folder.file(fn)), **signature_fields(sig, now)}
-        entry = folder.record_success(job.key, job.fingerprint, outputs, consumed, metrics, provenance)
-        return Outcome(job, result, True, hashes={fn: o["sha256"] for fn, o in outputs.items()}, entry=entry)
+        record = folder.record_success(job.key, job.fingerprint, outputs, consumed, metrics, provenance)
+        return Outcome(job, result, True, hashes={fn: o["sha256"] for fn, o in outputs.items()}, record=record)
     except Exception as e:  # a failed record write must surface, not hang the loop
         try:
             folder.write_state("failed")

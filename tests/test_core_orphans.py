@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from procs import group_alive
 
 from necroflow import DAG, NodeType, OutdirLocked, Pipeline, Rules
 
@@ -86,7 +87,7 @@ def test_jobs_of_a_killed_driver_keep_the_outdir_locked(tmp_path: Path) -> None:
         DAG(outdir).add(P).execute()
     os.killpg(job, signal.SIGKILL)
     deadline = time.monotonic() + 5
-    while _alive(job) and time.monotonic() < deadline:
+    while group_alive(job) and time.monotonic() < deadline:  # every process of the job, not only its shell
         time.sleep(0.02)
     # once the orphaned job has ended, the lock is free and the cut-short job will rerun
     plan = DAG(outdir).add(P).plan()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .base import Backend, Task, TaskResult
+from .base import Backend, BackendUnavailable, Task, TaskResult
 
 BackendFactory = Callable[[Mapping[str, Any]], Backend]
 _REGISTRY: dict[str, BackendFactory] = {}
@@ -58,4 +58,4 @@ register_backend("local", _local)
 register_backend("slurm", _slurm)
 register_backend("dask", _dask)
 
-__all__ = ["Backend", "Task", "TaskResult", "backend_names", "make_backend", "register_backend"]
+__all__ = ["Backend", "BackendUnavailable", "Task", "TaskResult", "backend_names", "make_backend", "register_backend"]

@@ -14,6 +14,16 @@ from pathlib import Path
 from typing import Any
 
 
+class BackendUnavailable(ConnectionError):
+    """The backend cannot run anything from here (no cluster controller answers, its
+    commands are missing): the run stops before any job is submitted.
+
+    A backend raises it from :meth:`Backend.submit` (the first call checks), never for one
+    task's own trouble, which is a failed :class:`TaskResult`.  It is an :class:`OSError`,
+    so code that already reports environment errors in one line reports this one too.
+    """
+
+
 @dataclass(frozen=True)
 class Task:
     """One job to run: a resolved shell command and where its records go."""
@@ -47,7 +57,8 @@ class Backend(ABC):
     """Starts tasks and reports each one's end on the ``events`` queue.
 
     Lifecycle: ``start(events)`` once, any number of ``submit(task)``, then ``stop()``.
-    ``submit`` must not block for the task's duration.  Every submitted task produces
+    ``submit`` must not block for the task's duration; it raises only
+    :class:`BackendUnavailable`, when nothing can run at all.  Every submitted task produces
     exactly one :class:`TaskResult` on ``events`` unless ``cancel_all`` was called, after
     which results for cancelled tasks may or may not arrive.
     """

@@ -12,6 +12,9 @@ Why this shape:
   names the SLURM job id and the final state SLURM gives for it.
 * Submission runs on its own thread with a rate limit, so ``submit`` returns at once and a
   big fan-out cannot flood ``slurmctld``.
+* The first ``submit`` of a run first asks ``squeue`` once whether the controller answers
+  (:func:`~necroflow.backends.slurm_commands.check_controller`): with none, the run stops
+  in seconds with SLURM's own message instead of failing job after job.
 
 Every file this backend writes lives in the node's ``.rip/``: the job script
 (``slurm-job.sh``), SLURM's own output (``slurm-<jobid>.out``) and the exit record
@@ -37,6 +40,15 @@ from typing import Any
 
 from necroflow.backends import shell
 from necroflow.backends.base import Backend, Task, TaskResult
+from necroflow.backends.slurm_commands import (
+    CHECK_TIMEOUT,
+    SlurmError,
+    SlurmUnavailable,
+    check_controller,
+    note_in_log,
+    run_command,
+    sbatch,
+)
 from necroflow.backends.slurm_script import (
     ALIVE_STATES,
     EXIT_RECORD,
@@ -44,19 +56,15 @@ from necroflow.backends.slurm_script import (
     KILLED_STATES,
     SCHEDULER_OUTPUT,
     STATE_TEXT,
-    TRANSIENT,
     job_script,
     last_lines,
     parse_squeue,
     sbatch_options,
 )
 
+__all__ = ["EXIT_RECORD", "JOB_SCRIPT", "SlurmBackend", "SlurmError", "SlurmUnavailable"]
+
 log = logging.getLogger("necroflow.backends.slurm")
-
-
-class SlurmError(RuntimeError):
-    """A SLURM command failed in a way the user has to fix (bad option, no controller)."""
-
 
 # ----------------------------------------------------------------------------------------
 # The backend
@@ -89,6 +97,9 @@ class SlurmBackend(Backend):
             counts as a failure; covers NFS attribute caching between nodes.
         python: interpreter the job script tries first on the node for exact CPU/RSS metrics
             (default: this interpreter, then ``python3``); ``None`` uses plain sh only.
+        check_timeout: seconds the first ``submit`` of a run waits for ``squeue`` to show
+            that the controller answers; if it does not, ``submit`` raises
+            :class:`SlurmUnavailable` and nothing is submitted.
     """
 
     name = "slurm"
@@ -105,6 +116,7 @@ class SlurmBackend(Backend):
         scancel: str = "scancel",
         lost_grace: float = 30.0,
         python: str | None = sys.executable,
+        check_timeout: float = CHECK_TIMEOUT,
     ) -> None:
         if poll_interval <= 0:
             raise ValueError(f"poll_interval must be positive seconds, got {poll_interval!r}")
@@ -120,6 +132,8 @@ class SlurmBackend(Backend):
         self.scancel = scancel
         self.lost_grace = float(lost_grace)
         self.python = python
+        self.check_timeout = float(check_timeout)
+        self._checked = False  # the controller answered since start()
         self._user = pwd.getpwuid(os.getuid()).pw_name
         self._lock = threading.Lock()
         self._tracked: dict[str, _Tracked] = {}  # SLURM job id -> job
@@ -148,6 +162,7 @@ class SlurmBackend(Backend):
         super().start(events)
         self._halt.clear()
         self._cancelling = False
+        self._checked = False
         self._threads = [
             threading.Thread(target=self._submit_loop, name="necroflow-slurm-submit", daemon=True),
             threading.Thread(target=self._poll_loop, name="necroflow-slurm-poll", daemon=True),
@@ -158,6 +173,9 @@ class SlurmBackend(Backend):
     def submit(self, job: Task) -> None:
         if not self._threads or self._halt.is_set():
             raise RuntimeError("SlurmBackend.submit called outside start()/stop()")
+        if not self._checked:  # once per run, and only when there is something to submit
+            check_controller(self.squeue, self._user, self.check_timeout)
+            self._checked = True
         self._outbox.put(job)
 
     def cancel_all(self, grace: float = 0.0) -> None:
@@ -220,7 +238,9 @@ class SlurmBackend(Backend):
                 self._submit_one(job)
             except Exception as exc:  # one bad job must not stop the others
                 log.debug("submission of %s failed", job.key, exc_info=True)
-                self.events.put(TaskResult(job.key, None, message=f"SLURM submission failed: {exc}"))
+                message = f"SLURM submission failed: {exc}"
+                note_in_log(job, message)
+                self.events.put(TaskResult(job.key, None, message=message))
 
     def _submit_one(self, job: Task) -> None:
         rip = Path(job.rip)
@@ -242,7 +262,7 @@ class SlurmBackend(Backend):
         tmp.write_text(job_script(job, options, self.python))
         tmp.chmod(0o755)
         os.replace(tmp, script)
-        out = self._sbatch([self.sbatch, "--parsable", *options, str(script)], job)
+        out = sbatch([self.sbatch, "--parsable", *options, str(script)], job, self._halt)
         job_id = out.strip().split(";")[0]  # --parsable prints "id" or "id;cluster"
         if not job_id.isdigit():
             raise SlurmError(f"sbatch printed {out.strip()!r}, expected a job id")
@@ -255,36 +275,8 @@ class SlurmBackend(Backend):
             self._run([self.scancel, job_id], check=False)
         log.debug("submitted %s as SLURM job %s", job.key, job_id)
 
-    def _sbatch(self, argv: list[str], job: Task) -> str:
-        delay = 0.5
-        for attempt in range(4):
-            proc = self._run(argv, check=False)
-            if proc.returncode == 0:
-                return proc.stdout
-            err = (proc.stderr or proc.stdout).strip()
-            if attempt < 3 and any(t in err.lower() for t in TRANSIENT):
-                if self._halt.wait(delay):
-                    break
-                delay *= 2
-                continue
-            err = err or f"exit code {proc.returncode}"
-            raise SlurmError(
-                f"sbatch rejected job {job.key} (rule {job.rule}): {err}; "
-                f"check its constraints {dict(job.constraints)!r} and the backend's partition/account/"
-                f"extra_args; the job script is {job.rip / JOB_SCRIPT}"
-            )
-        raise SlurmError(f"sbatch for job {job.key} kept failing: {err}")
-
     def _run(self, argv: list[str], *, check: bool) -> subprocess.CompletedProcess[str]:
-        try:
-            proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
-        except FileNotFoundError as exc:
-            raise SlurmError(
-                f"{argv[0]!r} not found: install the SLURM client tools (Debian: slurm-client) "
-                "or pass its path to SlurmBackend"
-            ) from exc
-        except subprocess.TimeoutExpired as exc:
-            raise SlurmError(f"{argv[0]} did not answer within 120 s; is slurmctld up?") from exc
+        proc = run_command(argv)
         if check and proc.returncode != 0:
             raise SlurmError(f"{' '.join(argv[:2])} failed: {proc.stderr.strip()}")
         return proc
@@ -392,3 +384,4 @@ class SlurmBackend(Backend):
             if self._tracked.pop(t.job_id, None) is None:
                 return  # already reported
         self.events.put(result)
+

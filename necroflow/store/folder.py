@@ -111,8 +111,12 @@ class NodeFolder:
 
     def record_success(self, job: str, fingerprint: str, outputs: dict[str, dict[str, Any]],
                        inputs: dict[str, dict[str, Any]], metrics: dict[str, Any],
-                       provenance: dict[str, Any]) -> IndexEntry | None:
-        """Every record of a successful run, ``state`` last; returns the node's index entry."""
+                       provenance: dict[str, Any]) -> dict[str, Any]:
+        """Every record of a successful run but the state; returns the record for :meth:`commit`.
+
+        The state is written by :meth:`commit` once a :class:`~necroflow.store.durable.Barrier`
+        has made these records (and the outputs) durable.
+        """
         rip = self.rip
         atomic_write(f"{rip}/metrics.json", _json(metrics))
         self._write_provenance(provenance)
@@ -120,6 +124,10 @@ class NodeFolder:
             atomic_write(f"{rip}/{fn}.hash", o["sha256"])
         record = {"job": job, "fingerprint": fingerprint, "outputs": outputs, "inputs": inputs}
         atomic_write(f"{rip}/record.json", json.dumps(record, sort_keys=True, separators=(",", ":")))
+        return record
+
+    def commit(self, record: dict[str, Any]) -> IndexEntry | None:
+        """Mark the node up to date (its records are durable); returns its index entry."""
         self.write_state(UP_TO_DATE)
         stamp = self.stamp()
         return None if stamp is None else (stamp[0], stamp[1], UP_TO_DATE, index_copy(record))
