@@ -315,8 +315,12 @@ def execute(dag: DAG, resource_caps: Mapping[str, Any] | None = None, scheduler:
         if dag.sources.dirty:
             _save_sources(dag)
         reporter.on_plan(plan, False)
+        if lock.stopped:
+            reporter.on_notice(f"necroflow: stopped {len(lock.stopped)} job(s) a killed necroflow left running "
+                               f"on {dag.outdir} (process groups {', '.join(map(str, lock.stopped))}); "
+                               "they rerun now")
         if lock.fd is not None:
-            be.hold(lock.fd)
+            be.hold(lock.fd, lock.record_jobs().add)
         loop = RunLoop(dag, plan, Slots(caps), scheduler or default_scheduler, keep_going, be, reporter)
         report = loop.run()
         if autoclean:

@@ -2,6 +2,12 @@
 
 Given a DAG, exactly the jobs it requires, in their plan states (jobs that have not run yet
 included); without one, every node folder of the outdir with its recorded state.
+
+Runs are told apart by the ``run_id`` every job's metrics carry; records written before
+run ids existed fall back to the pause between jobs (:data:`SESSION_GAP`).  Combos come from
+the job files when they are given (:func:`jobset_requests`), else from the combo folders'
+manifests (:func:`manifest_requests`); either way a job belongs to every combo whose
+requested outputs it feeds (:func:`assign_combos`).
 """
 
 from __future__ import annotations
@@ -19,8 +25,9 @@ if TYPE_CHECKING:
     import os
 
     from .graph import DAG
+    from .jobs import JobSet
 
-#: A pause longer than this between jobs starts a new run section in the timeline.
+#: For records without a run id: a pause longer than this between jobs starts a new run.
 SESSION_GAP = 300.0
 
 
@@ -37,6 +44,7 @@ class JobRecord:
     params: dict[str, Any] = field(default_factory=dict)
     inputs: dict[str, str] = field(default_factory=dict)  # input name -> upstream job key
     outputs: list[str] = field(default_factory=list)  # declared (DAG) or found (no DAG) file names
+    combos: dict[str, list[str]] = field(default_factory=dict)  # combo -> its requested labels this job gives
 
     @property
     def log_path(self) -> Path:
@@ -51,6 +59,11 @@ class JobRecord:
     def end(self) -> float | None:
         v = self.metrics.get("end")
         return float(v) if isinstance(v, (int, float)) else None
+
+    @property
+    def run_id(self) -> str | None:
+        v = self.metrics.get("run_id")
+        return v if isinstance(v, str) and v else None
 
     def num(self, name: str) -> float | None:
         v = self.metrics.get(name)
@@ -154,8 +167,26 @@ def assign_slots(records: list[JobRecord]) -> dict[str, int]:
 
 
 def sessions(records: list[JobRecord], gap: float = SESSION_GAP) -> list[list[JobRecord]]:
-    """Timed jobs split into runs: a pause longer than ``gap`` seconds starts a new one."""
+    """Timed jobs split into runs, in the order they started.
+
+    Jobs with the same ``run_id`` are one run, however long it paused (a queue on a
+    cluster); records without one (written before run ids existed) are split where a pause
+    is longer than ``gap`` seconds.
+    """
     timed = sorted((r for r in records if r.start is not None and r.end is not None), key=lambda r: r.start or 0.0)
+    by_id: dict[str, list[JobRecord]] = {}
+    untagged: list[JobRecord] = []
+    for r in timed:
+        rid = r.run_id
+        if rid is None:
+            untagged.append(r)
+        else:
+            by_id.setdefault(rid, []).append(r)
+    runs = list(by_id.values()) + _split_on_pauses(untagged, gap)
+    return sorted(runs, key=lambda run: (run[0].start or 0.0, run[0].key))
+
+
+def _split_on_pauses(timed: list[JobRecord], gap: float) -> list[list[JobRecord]]:
     out: list[list[JobRecord]] = []
     horizon = float("-inf")
     for r in timed:
@@ -181,3 +212,56 @@ def rule_totals(records: list[JobRecord]) -> list[dict[str, Any]]:
                     "wall": sum(walls), "mean_wall": sum(walls) / len(walls) if walls else None,
                     "max_wall": max(walls, default=None), "cpu": sum(cpus), "max_rss": max(rss, default=None)})
     return out
+
+
+# ------------------------------------------------------------------------------- combos
+
+def jobset_requests(jobset: JobSet) -> dict[str, dict[str, str]]:
+    """Combo name -> {requested label: job key}, from loaded job files."""
+    return {r.combo.name: {label: n.job.key for label, n in r.requested.items()} for r in jobset.runs}
+
+
+def manifest_requests(outdir: str | os.PathLike[str]) -> dict[str, dict[str, str]]:
+    """Combo name -> {requested label: job key}, from the manifests of the outdir's combo folders.
+
+    A manifest that cannot be read is left out: a report never fails over one.
+    """
+    import os
+
+    from .schemas import ConfigError, read_manifest
+
+    out: dict[str, dict[str, str]] = {}
+    try:
+        entries = sorted(os.scandir(outdir), key=lambda e: e.name)
+    except OSError:
+        return out
+    for e in entries:
+        path = Path(e.path) / "manifest.toml"
+        if not e.is_dir(follow_symlinks=False) or not path.is_file():
+            continue
+        try:
+            m = read_manifest(path)
+        except ConfigError:
+            continue
+        keys = {label: "/".join(rel.split("/")[:2]) for label, rel in m.outputs.items() if rel.count("/") >= 2}
+        out[e.name] = keys  # the folder name: what the report links to
+    return out
+
+
+def assign_combos(records: list[JobRecord], requests: dict[str, dict[str, str]]) -> None:
+    """Set each record's ``combos``: every combo a requested output of which it is, or feeds."""
+    by_key = {r.key: r for r in records}
+    for combo, labels in requests.items():
+        seen: set[str] = set()
+        stack = [k for k in labels.values() if k in by_key]
+        while stack:
+            k = stack.pop()
+            if k in seen:
+                continue
+            seen.add(k)
+            stack.extend(up for up in by_key[k].inputs.values() if up in by_key and up not in seen)
+        for k in seen:
+            by_key[k].combos.setdefault(combo, [])
+        for label, k in labels.items():
+            if k in by_key:
+                by_key[k].combos[combo].append(label)

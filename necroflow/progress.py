@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .progress_layout import fit, head_line, rule_line, running_line
 from .reporting import Reporter, RunReport, final_summary, format_duration
 
 if TYPE_CHECKING:
@@ -288,69 +289,47 @@ class LiveReporter(LineReporter):
         # a pty nobody sized (CI, `script`) reports 0x0: assume the classic terminal
         return (max(cols, 20) if cols else 80), (max(rows, 4) if rows else 24)
 
-    def _bar(self, done: int, failed: int, total: int, width: int) -> list[tuple[str, str]]:
-        full, empty = self.bar_chars
-        if total <= 0:
-            return [(empty * width, "todo")]
-        d = done * width // total
-        f = min(width - d, (failed * width + total - 1) // total) if failed else 0
-        return [(full * d, "done"), (full * f, "failed"), (empty * (width - d - f), "todo")]
-
-    def _line(self, segments: list[tuple[str, str]], width: int) -> str:
-        """Join styled segments, cut to ``width`` visible columns (no wrap: wrapping breaks redraws)."""
-        out: list[str] = []
-        left = width
-        for text, style in segments:
-            if left <= 0:
-                break
-            piece = text[:left]
-            left -= len(piece)
-            out.append(self._paint(piece, style) if style and piece else piece)
-        return "".join(out)
-
-    def _counts(self, done: int, running: int, failed: int, todo: int, w: int) -> list[tuple[str, str]]:
-        return [(f"{done:>{w}} done", "done" if done else ""), ("  ", ""),
-                (f"{running:>{w}} running", "running" if running else ""), ("  ", ""),
-                (f"{failed:>{w}} failed", "failed" if failed else ""), ("  ", ""),
-                (f"{todo:>{w}} to do", "")]
-
     def render(self, now: float | None = None) -> list[str]:
-        """The block's lines (with colour codes when enabled), fitted to the terminal."""
+        """The block's lines (with colour codes when enabled), fitted to the terminal.
+
+        The total line (its time and ETA kept on screen at any width), then which jobs are
+        running (the longest-running first), then one line per rule.
+        """
         now = self.clock() if now is None else now
         cols, rows = self._size()
         width = cols - 1
         rules = self.rules.values()
-        done = sum(r.done for r in rules)
-        running = sum(r.running for r in rules)
-        failed = sum(r.failed for r in rules)
-        todo = sum(r.todo for r in rules)
-        w = len(str(self.total))
-        eta = self.eta(now)
+        c = (sum(r.done for r in rules), sum(r.running for r in rules), sum(r.failed for r in rules),
+             sum(r.todo for r in rules))
         if self.finished:
-            tail = f"  {format_duration(now - self.t0)} total"
+            tail = f"{format_duration(now - self.t0)} total"
         else:
-            tail = f"  {format_duration(now - self.t0)} elapsed  ETA {format_duration(eta) if eta is not None else '--'}"
+            eta = self.eta(now)
+            tail = f"{format_duration(now - self.t0)} elapsed  ETA {format_duration(eta) if eta is not None else '--'}"
         namew = min(24, max([len(n) for n in self.rules] + [5]))
-        head: list[tuple[str, str]] = [(f"{'total':<{namew}} ", "head")]
-        head += self._bar(done, failed, self.total, 20) + [(f" {done + failed:>{w}}/{self.total}  ", "")]
-        head += self._counts(done, running, failed, todo, w) + [(tail, "head")]
-        lines = [self._line(head, width)]
-        budget = rows - 2
+        head, barw = head_line(c, self.total, tail, namew, width, self.bar_chars)
+        lines = [fit(head, width, self._paint)]
+        running = [] if self.finished else running_line(self.started, now, width)
+        if running:
+            lines.append(fit(running, width, self._paint))
+        lines += self._rule_lines(namew, barw, width, rows - 1 - len(lines))
+        return lines
+
+    def _rule_lines(self, namew: int, barw: int, width: int, budget: int) -> list[str]:
+        """One line per rule in at most ``budget`` lines; when they don't fit, what is moving
+        or broken stays on screen and finished rules give way first."""
+        w = len(str(self.total))
         items = list(self.rules.items())
+        hidden = 0
         if len(items) > budget:
-            # keep what is moving or broken on screen; finished rules give way first
             items.sort(key=lambda kv: (kv[1].failed == 0, kv[1].running == 0, kv[1].todo == 0))
-            hidden = len(items) - (budget - 1)
-            items = items[: budget - 1]
-        else:
-            hidden = 0
+            hidden = len(items) - max(0, budget - 1)
+            items = items[: max(0, budget - 1)]
+        lines = []
         for name, rc in items:
-            label = name if len(name) <= namew else name[: namew - 1] + "~"
-            seg: list[tuple[str, str]] = [(f"{label:<{namew}} ", "")]
-            seg += self._bar(rc.done, rc.failed, rc.total, 20)
-            seg += [(f" {rc.done + rc.failed:>{w}}/{rc.total:<{w}}  ", "")]
-            seg += self._counts(rc.done, rc.running, rc.failed, rc.todo, w)
-            lines.append(self._line(seg, width))
+            seg = rule_line(name, (rc.done, rc.running, rc.failed, rc.todo), rc.total, w, namew, barw,
+                            self.bar_chars)
+            lines.append(fit(seg, width, self._paint))
         if hidden:
             lines.append(f"... and {hidden} more rules"[:width])
         return lines
@@ -369,9 +348,15 @@ class LiveReporter(LineReporter):
         self.draws += 1
 
     def _print_above(self, text: str) -> None:
-        """Print lines that stay (a failure), then redraw the block below them."""
-        up = f"{CSI}{self.lines_drawn}F{CSI}J" if self.lines_drawn else ""
-        self._write(up + text + "\n")
+        """Print lines that stay (a failure), then redraw the block below them.
+
+        The old block is blanked line by line, not with "erase below": a terminal that keeps
+        history (tmux's scroll-on-clear, VTE) copies the screen into its scrollback when that
+        erase starts at the top-left corner, which left a stale block above the failure.
+        """
+        n = self.lines_drawn
+        blank = f"{CSI}{n}F" + f"{CSI}2K\n" * n + f"{CSI}{n}F" if n else "\r"
+        self._write(blank + text + "\n")
         self.lines_drawn = 0
         self._draw()
 

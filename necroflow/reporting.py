@@ -89,6 +89,10 @@ class Reporter:
         except (OSError, ValueError):
             pass
 
+    def on_notice(self, text: str) -> None:
+        """Something the run did on its own that a person should know (always shown)."""
+        self.emit(text)
+
     def on_plan(self, plan: Plan, dry_run: bool) -> None:
         self.total = len(plan.to_run)
         if dry_run:

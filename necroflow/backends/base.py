@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import queue
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,9 +78,9 @@ class Backend(ABC):
     @abstractmethod
     def submit(self, task: Task) -> None: ...
 
-    def hold(self, fd: int) -> None:
-        """Offer an open file (the outdir lock) for tasks to inherit; backends whose tasks
-        run elsewhere ignore it."""
+    def hold(self, fd: int, on_spawn: Callable[[int], None] | None = None) -> None:
+        """Offer an open file (the outdir lock) for tasks to inherit, and a callback for the
+        process group of every task started here; backends whose tasks run elsewhere ignore both."""
         return None
 
     @abstractmethod

@@ -6,6 +6,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 
 from . import shell
 from .base import Backend, Task, TaskResult
@@ -28,14 +29,17 @@ class LocalBackend(Backend):
         self._procs: dict[str, int] = {}  # key -> pid (= process group id)
         self._lock = threading.Lock()
         self._held: tuple[int, ...] = ()
+        self._on_spawn: Callable[[int], None] | None = None
 
     def capacity(self) -> dict[str, int]:
         return {"threads": self.threads}
 
-    def hold(self, fd: int) -> None:
+    def hold(self, fd: int, on_spawn: Callable[[int], None] | None = None) -> None:
         """Jobs inherit ``fd`` (the outdir lock): if necroflow is SIGKILLed, the outdir stays
-        locked until the jobs it left running have ended, so no rerun races them."""
+        locked by the jobs it left running, so no rerun races them; ``on_spawn`` records each
+        job's process group, so the next run can find and stop them."""
         self._held = (fd,)
+        self._on_spawn = on_spawn
 
     def submit(self, task: Task) -> None:
         start = time.time()
@@ -47,6 +51,8 @@ class LocalBackend(Backend):
             return
         with self._lock:
             self._procs[task.key] = proc.pid
+        if self._on_spawn is not None:
+            self._on_spawn(proc.pid)
         threading.Thread(target=self._wait, args=(task, proc, start), daemon=True).start()
 
     def _wait(self, task: Task, proc: object, start: float) -> None:

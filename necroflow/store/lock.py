@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from .hashing import calibrate
+from .orphans import JobRegister, stop_orphans
 
 LOCK_NAME = "necroflow.lock"
 
@@ -74,6 +75,8 @@ class OutdirLock:
         self.rip = os.path.join(os.fspath(outdir), ".rip")
         self.path = Path(self.rip, LOCK_NAME)
         self.fd: int | None = None
+        self.stopped: list[int] = []  # job groups of a dead driver that acquire() stopped
+        self.jobs: JobRegister | None = None
 
     def acquire(self) -> None:
         check_rip(self.rip)
@@ -89,11 +92,9 @@ class OutdirLock:
             os.close(fd)
             raise UnsafeOutdir(errno.EINVAL, f"{self.path} is not a regular file; remove it and rerun", str(self.path))
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as e:
+            self._flock(fd)
+        except BaseException:
             os.close(fd)
-            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise self._locked_error() from None
             raise
         try:  # the pid is a courtesy for the error message; the flock is the lock
             before = time.time_ns()
@@ -104,18 +105,44 @@ class OutdirLock:
             pass
         self.fd = fd
 
+    def _flock(self, fd: int) -> None:
+        """Take the lock; if a dead necroflow's jobs hold it, stop them first (and once)."""
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except OSError as e:
+            if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise
+        holder = holder_pid(str(self.path))
+        if holder is None or _alive(holder):
+            raise self._locked_error()
+        self.stopped = stop_orphans(self.rip, self.path)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise self._locked_error() from None
+
+    def record_jobs(self) -> JobRegister:
+        """Where this run records its jobs' process groups, for the next run's cleanup."""
+        if self.jobs is None:
+            self.jobs = JobRegister(self.rip)
+        return self.jobs
+
     def _locked_error(self) -> OutdirLocked:
         holder = holder_pid(str(self.path))
         where = self.outdir
         if holder is not None and not _alive(holder):
             return OutdirLocked(
-                f"necroflow process {holder} that ran on {where} is gone, but jobs it started still run "
-                f"and hold its lock; wait for them to end or stop them (`fuser -k {self.path}`), then rerun")
+                f"necroflow process {holder} that ran on {where} is gone, but processes it started still "
+                f"hold its lock and could not be stopped; stop them (`fuser -k {self.path}`), then rerun")
         who = f" (pid {holder})" if holder is not None else ""
         return OutdirLocked(f"another necroflow process{who} is running on {where}; "
                             f"wait for it to finish or stop it (lock: {self.path})")
 
     def release(self) -> None:
+        if self.jobs is not None:
+            self.jobs.close()
+            self.jobs = None
         if self.fd is not None:
             try:
                 os.ftruncate(self.fd, 0)
