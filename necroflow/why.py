@@ -153,7 +153,9 @@ def describe(changes: list[dict[str, Any]], will_run: set[str]) -> str:
     for c in changes:
         k = c["kind"]
         if k == "command":
-            parts.append("command template changed, so the hash is new")
+            script = str(c["old"]).startswith("script:") and str(c["new"]).startswith("script:")
+            parts.append("script content changed, so the hash is new" if script
+                         else "command template changed, so the hash is new")
         elif k == "types":
             parts.append("declared input/output types changed, so the hash is new")
         elif k == "source":

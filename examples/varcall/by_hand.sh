@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The variant-calling chain of COMMANDS.md run by hand, laid out the way necroflow will lay
+# The variant-calling chain of COMMANDS.md run by hand, laid out the way necroflow lays
 # it out: every step in its own folder, writing only there, reading its parents by absolute
 # path, and symlinking a parent's file in when it must put a companion file (an index) beside
 # it. This is the reference the factory is checked against; it is not used by necroflow.

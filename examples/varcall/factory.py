@@ -58,9 +58,12 @@ class Summary(NodeType):
 R = Rules()
 
 
-@R.command("ln -s {fasta} {genome} && bwa index {genome} && samtools faidx {genome}")
+# A copy, not a link: the reference is a SourceFile (identified by content), so the data folder
+# may move; a link would then dangle.  --reflink=auto makes the copy free where the file
+# system shares blocks (btrfs, xfs).
+@R.command("cp --reflink=auto {fasta} {genome} && bwa index {genome} && samtools faidx {genome}")
 def index_genome(fasta: SourceFile) -> Genome[genome]:
-    """Index the reference where its consumers look: beside a link to the FASTA."""
+    """Index the reference where its consumers look: beside its own copy of the FASTA."""
 
 
 @R.command("bwa mem -t {threads} -R {read_group} {genome} {reads} 2> {log} "

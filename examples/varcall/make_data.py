@@ -16,7 +16,7 @@ Files written into OUTDIR (names are stable; the test and the job file rely on t
                      genotype 0/0, 0/1 (het) or 1/1 (hom-alt)
     s1.fastq.gz      single-end 100 bp reads of sample s1 (then s2.fastq.gz, s3.fastq.gz...)
 
-The reads are single-end because one FASTQ per sample keeps the commands and the future
+The reads are single-end because one FASTQ per sample keeps the commands and the
 factory simple, and on a random (repeat-free) genome pairs would not improve mapping. They
 are gzipped, like real sequencer output: bwa reads .gz directly, and the files are ~3x
 smaller. The gzip header carries no timestamp and no file name, so equal content gives equal
