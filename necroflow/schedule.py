@@ -200,7 +200,7 @@ class ReadyQueue:
                 yield head
             return
         ready = list(self.ready.values())
-        order = self.scheduler(ready, self.remaining) if len(ready) > 1 else ready
+        order = self.scheduler(ready, self.remaining)  # every time: it may hold even a lone job back
         if not order and not busy:
             # Nothing would ever wake the loop again: fail loudly instead of hanging.
             raise TypeError(f"scheduler returned none of the {len(ready)} ready jobs while nothing is "
