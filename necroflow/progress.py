@@ -190,6 +190,13 @@ class LiveReporter(LineReporter):
                 text += f"\n{log_tail}"
             self._print_above(text)
 
+    def on_notice(self, text: str) -> None:
+        if not (self.live and self.lines_drawn):
+            super().on_notice(text)
+            return
+        with self._lock:
+            self._print_above(text)
+
     def on_finish(self, report: RunReport) -> None:
         if self.live and self._thread is not None:
             self._stop.set()

@@ -22,8 +22,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).parent))
-from test_observe_example import load_example, write_script  # noqa: E402
+from test_observe_example import build_dag, ensure_apt, load_example, write_script  # noqa: E402
 
 from necroflow.progress import (  # noqa: E402
     LineReporter,
@@ -33,6 +35,7 @@ from necroflow.progress import (  # noqa: E402
     format_duration,
     make_reporter,
 )
+from necroflow.progress_layout import fit, head_line, running_line  # noqa: E402
 
 RUN_BODY = r'''
 import json, sys, time
@@ -54,13 +57,22 @@ json.dump({"cls": type(rep).__name__, "draws": getattr(rep, "draws", None),
 
 
 class Screen:
-    """A minimal terminal: enough to replay the display and read the final screen."""
+    """A minimal terminal: enough to replay the display and read the final screen.
+
+    With ``rows`` it has a screen of that height over its history, as a real terminal does:
+    the cursor cannot move above the screen's top line, and "erase below" from the top-left
+    corner first copies the screen into the history (tmux's default ``scroll-on-clear``,
+    and VTE), so a display that clears that way leaves a stale copy of itself behind.
+    ``text()`` is the history followed by the screen.
+    """
 
     CSI = re.compile(r"\x1b\[([?0-9;]*)([A-Za-z])")
 
-    def __init__(self, cols: int) -> None:
+    def __init__(self, cols: int, rows: int | None = None) -> None:
         self.cols = cols
+        self.rows = rows
         self.lines: list[str] = [""]
+        self.top = 0  # index in ``lines`` of the screen's first line (the ones above are history)
         self.row = 0
         self.col = 0
         self.wrapped = 0  # the live block must never wrap: that would break cursor-up counts
@@ -82,6 +94,8 @@ class Screen:
                 self.col = 0
                 while len(self.lines) <= self.row:
                     self.lines.append("")
+                if self.rows is not None and self.row >= self.top + self.rows:
+                    self.top = self.row - self.rows + 1  # the screen scrolls
             else:
                 if self.col >= self.cols:  # auto-wrap, as a terminal does
                     self.wrapped += 1
@@ -95,11 +109,16 @@ class Screen:
         if cmd == "m" or arg in ("?25", "?25l", "?25h") or (arg == "?25" and cmd in "lh"):
             return
         if cmd == "F":
-            self.row = max(0, self.row - int(arg or 1))
+            self.row = max(self.top, self.row - int(arg or 1))
             self.col = 0
         elif cmd == "K" and arg == "2":
             self.lines[self.row] = ""
         elif cmd == "J" and arg in ("", "0"):
+            if self.rows is not None and (self.row, self.col) == (self.top, 0):
+                used = [i for i in range(self.top, len(self.lines)) if self.lines[i]]
+                self.top = self.row = (used[-1] + 1) if used else self.top  # screen into history
+                while len(self.lines) <= self.row:
+                    self.lines.append("")
             self.lines[self.row] = self.lines[self.row][: self.col]
             del self.lines[self.row + 1:]
         else:
@@ -155,6 +174,11 @@ def test_live_display_redraws_in_place_on_a_real_terminal(tmp_path: Path) -> Non
     assert final[-1].startswith("Finished in ") and final[-1].endswith("11 ran, 0 up to date.")
     frames = _frames(raw)
     assert any(re.search(r" [12] running", f) for f in frames), "never showed a job running"
+    # which jobs run: their keys and how long they have run, on the line below the total
+    running = [m for f in frames for m in re.findall(r"\n\x1b\[2Krunning: ([^\n\x1b]*)", f)]
+    assert running and all(re.fullmatch(r"\w+/[0-9a-f]{16} \d+\.\ds(, \w+/[0-9a-f]{16} \d+\.\ds)*", r)
+                           for r in running), running
+    assert any(r.startswith("align/") for r in running), running
     assert any(re.search(r"ETA \d", f) for f in frames) and any("elapsed" in f for f in frames)
     # rate limit: at most 10 redraws a second, plus the first and the final one
     assert info["draws"] == len(frames)
@@ -162,17 +186,109 @@ def test_live_display_redraws_in_place_on_a_real_terminal(tmp_path: Path) -> Non
 
 
 def test_failure_stays_on_screen_above_the_block(tmp_path: Path) -> None:
-    raw, info = _run_in_pty(tmp_path, "fail")
-    screen = Screen(120)
+    raw, info = _run_in_pty(tmp_path, "fail", rows=30)
+    screen = Screen(120, rows=30)  # the block starts in the top-left corner, as in a fresh pane
     screen.feed(raw.replace("\n", "\r\n"))
     final = [line for line in screen.text() if line]
     fail_at = next(i for i, line in enumerate(final) if line.startswith("FAILED align/"))
     assert "exit code 3" in final[fail_at]
     assert any("no index for s2" in line for line in final[fail_at + 1: fail_at + 5])  # the log tail follows
-    total_at = next(i for i, line in enumerate(final) if line.startswith("total"))
+    totals = [i for i, line in enumerate(final) if line.startswith("total")]
+    assert len(totals) == 1, "\n".join(final)  # no stale copy of the block above the failure
+    total_at = totals[0]
     assert total_at > fail_at
     assert re.search(r"9/11 +8 done +0 running +1 failed +2 to do", final[total_at]), final[total_at]
     assert final[-1].endswith("1 failed, 2 not started (upstream failed).")
+
+
+TAIL = re.compile(r"(\d+\.\ds elapsed  ETA (--|\d+\.\ds)|\d+\.\ds total)$")
+
+
+@pytest.mark.parametrize("cols", [44, 64, 80])
+def test_narrow_terminals_keep_the_eta(tmp_path: Path, cols: int) -> None:
+    """Whatever the width, the total line ends with the elapsed time and the ETA, uncut."""
+    raw, _ = _run_in_pty(tmp_path, "ok", cols=cols)
+    screen = Screen(cols)
+    screen.feed(raw.replace("\n", "\r\n"))
+    assert screen.wrapped <= 1  # the final "Finished in ..." line may wrap; the block never
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", raw)  # each frame ends with erase-below; its first line is the total
+    heads = [f.split("\x1b[2K")[1].split("\n")[0] for f in plain.split("\x1b[J")[:-1] if "\x1b[2K" in f]
+    assert heads and all(TAIL.search(h) and len(h) < cols for h in heads), heads
+    assert any("ETA" in h for h in heads)
+
+
+def test_the_total_line_gives_way_in_order() -> None:
+    """Bar first, then its counts shrink; the time and the ETA go last."""
+    tail = "12.3s elapsed  ETA 1h02m"
+    seen = []
+    for width in range(len(tail), 160):
+        segments, barw = head_line((7, 3, 1, 89), 100, tail, 14, width, ("#", "-"))
+        line = fit(segments, width, lambda text, style: text)
+        assert len(line) <= width and line.endswith(tail), (width, line)
+        seen.append((barw, "to do" in line, "running" in line))
+    assert seen == sorted(seen)  # wider never shows less
+    assert seen[0] == (0, False, False) and seen[-1] == (20, True, True)
+    narrow = fit(head_line((7, 3, 1, 89), 100, tail, 14, 10, ("#", "-"))[0], 10, lambda t, s: t)
+    assert narrow == tail[:10]
+
+
+def test_the_running_line_lists_the_longest_running_first_and_fits() -> None:
+    started = {f"align/{i:016x}": float(i) for i in range(10)}
+    line = "".join(t for t, _ in running_line(started, 20.0, 79))
+    assert line.startswith("running: align/0000000000000000 20.0s, align/0000000000000001 19.0s")
+    assert len(line) <= 79 and line.endswith(" more)"), line
+    shown = line.count("align/")
+    assert f"(+{10 - shown} more)" in line
+    assert running_line({}, 1.0, 79) == []
+    assert "".join(t for t, _ in running_line({"a/1": 0.0}, 1.0, 79)) == "running: a/1 1.0s"
+
+
+def test_a_real_terminal_keeps_no_stale_block(tmp_path: Path) -> None:
+    """tmux as the terminal: after a failure with -k, its history holds no old copy of the block."""
+    tmux = ensure_apt("tmux", "tmux")
+    script = write_script(tmp_path / "run.py", RUN_BODY)
+    sock = f"necroflow-test-{os.getpid()}"
+    cmd = f"{sys.executable} {script} {tmp_path / 'out'} {tmp_path / 'info.json'} fail; touch {tmp_path / 'done'}; sleep 60"
+    base = [tmux, "-L", sock, "-f", "/dev/null"]
+    env = {**os.environ, "TERM": "xterm-256color"}
+    env.pop("TMUX", None)
+    subprocess.run([*base, "new-session", "-d", "-x", "100", "-y", "24", cmd], check=True, env=env, timeout=30)
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "done").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        shown = subprocess.run([*base, "capture-pane", "-p", "-S", "-200"], capture_output=True, text=True,
+                               check=True, timeout=30).stdout
+    finally:
+        subprocess.run([*base, "kill-server"], capture_output=True, timeout=30)
+    lines = [line for line in shown.splitlines() if line.strip()]
+    assert any(line.startswith("FAILED align/") for line in lines), shown
+    assert sum(line.startswith("total") for line in lines) == 1, shown
+    assert lines[-1].startswith("Finished in "), shown
+
+
+def test_a_notice_is_printed_above_the_block(tmp_path: Path) -> None:
+    """A notice during a live run (jobs a killed run left behind were stopped) stays above the block."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))
+    tty = os.fdopen(slave, "w", encoding="utf-8", closefd=False)
+    try:
+        rep = LiveReporter(tty, colour=False)
+        rep.on_plan(build_dag(tmp_path / "out").plan(), False)
+        rep.on_notice("necroflow: stopped 1 job(s) a killed necroflow left running")
+        rep.close()
+        tty.flush()
+        os.set_blocking(master, False)
+        raw = os.read(master, 1 << 20).decode()
+    finally:
+        tty.close()
+        os.close(slave)
+        os.close(master)
+    screen = Screen(120, rows=30)
+    screen.feed(raw)
+    final = [line for line in screen.text() if line]
+    assert final[0] == "necroflow: stopped 1 job(s) a killed necroflow left running", final
+    assert [line.split()[0] for line in final[1:]] == ["total", "fetch", "index", "align", "count", "table"], final
 
 
 def test_plain_lines_when_not_a_terminal(tmp_path: Path) -> None:
