@@ -17,7 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 from . import reasons as R
 from .reasons import Reason
-from .store import CLEANED, FAILED, INTERRUPTED, RUNNING, UP_TO_DATE, NodeReader, Outdir
+from .store import (
+    CLEANED,
+    FAILED,
+    INTERRUPTED,
+    RUNNING,
+    UP_TO_DATE,
+    NodeReader,
+    Outdir,
+    live_holder,
+)
 
 if TYPE_CHECKING:
     from .graph import DAG
@@ -32,9 +41,11 @@ class State(StrEnum):
     INTERRUPTED = "INTERRUPTED"
     FAILED = "FAILED"
     ORPHAN = "ORPHAN"
+    RUNNING = "RUNNING"  # running now, in the necroflow process that holds the outdir
 
 
 RUNNABLE = frozenset({State.MISSING, State.STALE, State.INTERRUPTED, State.FAILED})
+RUNNABLE_OR_RUNNING = RUNNABLE | {State.RUNNING}
 
 
 @dataclass(slots=True)
@@ -52,6 +63,7 @@ class Plan:
     current: dict[str, dict[str, str]]  # fingerprint -> {filename: sha256} of satisfied jobs
     orphans: list[Path] = field(default_factory=list)
     reader: NodeReader | None = None  # what the plan read: index entries for the run to write back
+    locked_by: int | None = None  # pid of a live necroflow running on this outdir now (-1: unknown pid)
 
     @property
     def to_run(self) -> list[Job]:
@@ -67,17 +79,24 @@ class Plan:
         n_run = len(self.to_run)
         c = self.counts()
         parts = ", ".join(f"{k.lower()} {v}" for k, v in sorted(c.items()))
-        if n_run == 0:
-            return f"Nothing to do: all {len(self.required)} jobs are up to date ({parts})."
-        return f"{n_run} of {len(self.required)} jobs to run ({parts})."
+        if n_run == 0 and not c.get(State.RUNNING.value):
+            text = f"Nothing to do: all {len(self.required)} jobs are up to date ({parts})."
+        else:
+            text = f"{n_run} of {len(self.required)} jobs to run ({parts})."
+        if self.locked_by is not None:
+            who = f"necroflow process {self.locked_by}" if self.locked_by > 0 else "another necroflow process"
+            text += (f" A run is in progress: the outdir is locked by {who}; its running jobs are shown "
+                     "as RUNNING.")
+        return text
 
     def explain(self, limit: int | None = None) -> str:
         lines = []
-        for j in self.to_run[: limit if limit is not None else None]:
+        shown = [j for j in self.required if self.entries[j.fingerprint].state in RUNNABLE_OR_RUNNING]
+        for j in shown[: limit if limit is not None else None]:
             e = self.entries[j.fingerprint]
             lines.append(f"  {e.state.value:<11} {j.key}  ({e.reason})")
-        if limit is not None and len(self.to_run) > limit:
-            lines.append(f"  ... and {len(self.to_run) - limit} more")
+        if limit is not None and len(shown) > limit:
+            lines.append(f"  ... and {len(shown) - limit} more")
         for p in self.orphans:
             lines.append(f"  ORPHAN      {p.parent.name}/{p.name}  (no longer required)")
         lines.append(self.summary())
@@ -110,8 +129,9 @@ def required_jobs(dag: DAG) -> list[Job]:
 class _Classifier:
     """One pass over the required jobs, parents first."""
 
-    def __init__(self, dag: DAG, persist: bool) -> None:
+    def __init__(self, dag: DAG, persist: bool, locked_by: int | None) -> None:
         self.outdir = Outdir(dag.outdir)
+        self.locked_by = locked_by
         self.reader = self.outdir.reader()
         self.persist = persist
         self.requested = {n.job.fingerprint for n in dag.requested.values()}
@@ -130,6 +150,8 @@ class _Classifier:
             if any(os.path.lexists(folder.file(fn)) for fn in rule.filenames):
                 return Entry(job, State.INTERRUPTED, Reason(R.NO_STATE))
             return Entry(job, State.MISSING, Reason(R.ABSENT))
+        if state == RUNNING and self.locked_by is not None:
+            return Entry(job, State.RUNNING, Reason(R.RUNNING_ELSEWHERE, detail=str(self.locked_by)))
         if state in (RUNNING, INTERRUPTED):
             return Entry(job, State.INTERRUPTED, Reason(R.LEFT_STATE, detail=state))
         if state == FAILED:
@@ -180,14 +202,16 @@ _EMPTY: dict[str, str] = {}
 
 def make_plan(dag: DAG, *, scan_orphans: bool = False, persist: bool = False) -> Plan:
     required = required_jobs(dag)
-    c = _Classifier(dag, persist)
+    # A plan made while another process runs on the outdir (status, --dry-run) says so; a run's
+    # own plan holds the lock itself (persist) and sees no one else.
+    c = _Classifier(dag, persist, None if persist else live_holder(dag.outdir))
     gc_was_on = gc.isenabled()
     gc.disable()  # the plan allocates a few objects per job and frees none: nothing for the GC to find
     try:
         for job in required:
             entry = c.classify(job)
             c.entries[job.fingerprint] = entry
-            if entry.state in RUNNABLE:
+            if entry.state in RUNNABLE_OR_RUNNING:
                 c.runs.add(job.fingerprint)
     finally:
         if gc_was_on:
@@ -202,7 +226,7 @@ def make_plan(dag: DAG, *, scan_orphans: bool = False, persist: bool = False) ->
                 if e.state is State.CLEANED:
                     entries[pfp] = Entry(e.job, State.MISSING, Reason(R.CLEANED_NEEDED, cause=job.key))
                     runs.add(pfp)
-    plan = Plan(dag, required, entries, c.current, reader=c.reader)
+    plan = Plan(dag, required, entries, c.current, reader=c.reader, locked_by=c.locked_by)
     if scan_orphans:
         keep = {j.key for j in required}
         plan.orphans = [Path(f.path) for key, f in c.outdir.node_folders() if key not in keep]

@@ -59,7 +59,8 @@ class Reason:
                 return f"element {int(m.group(2)) + 1} of `{m.group(1)}` content changed ({self.detail})"
             return f"input {self.cause} ({self.detail}) content changed"
         if k == RUNNING_ELSEWHERE:
-            return f"running now in necroflow process {self.detail}"
+            who = f"necroflow process {self.detail}" if not self.detail.startswith("-") else "another necroflow process"
+            return f"running now, in {who}"
         return k
 
     def as_dict(self) -> dict[str, str]:

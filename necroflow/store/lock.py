@@ -67,6 +67,27 @@ def holder_pid(path: str) -> int | None:
     return int(text) if text.isdigit() else None
 
 
+def live_holder(outdir: str | os.PathLike[str]) -> int | None:
+    """The pid of a live process holding the outdir lock now, or None; reads, never creates."""
+    path = os.path.join(os.fspath(outdir), ".rip", LOCK_NAME)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            holder = holder_pid(path)
+            return holder if holder is not None and _alive(holder) else -1
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
 class OutdirLock:
     """The outdir lock, held for a whole run."""
 
