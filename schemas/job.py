@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -161,9 +162,37 @@ def load_job(path: str | os.PathLike[str]) -> JobDocument:
     return job_from_dict(document, source=p)
 
 
+#: A job file is a few lines of TOML; anything this big is a mistake (or /dev/zero).
+MAX_JOB_FILE_BYTES = 4 << 20
+
+
 def _read(p: Path) -> bytes:
+    """The file's bytes: a regular file (links followed) of at most MAX_JOB_FILE_BYTES.
+
+    A FIFO, a device or a socket is refused before it is read (``open`` of a FIFO would
+    wait for a writer forever; ``/dev/zero`` would fill the memory).
+    """
     try:
-        return p.read_bytes()
+        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            st = os.fstat(fd)
+            if stat.S_ISDIR(st.st_mode):
+                raise IsADirectoryError
+            if not stat.S_ISREG(st.st_mode):
+                raise ConfigError("is not a regular file (a FIFO, device or socket); expected a job .toml file",
+                                  file=p)
+            if st.st_size > MAX_JOB_FILE_BYTES:
+                raise ConfigError(f"is {st.st_size} bytes; a job file is at most {MAX_JOB_FILE_BYTES} bytes", file=p)
+            chunks, left = [], MAX_JOB_FILE_BYTES + 1
+            while left > 0 and (chunk := os.read(fd, left)):
+                chunks.append(chunk)
+                left -= len(chunk)
+            data = b"".join(chunks)
+        finally:
+            os.close(fd)
+        if len(data) > MAX_JOB_FILE_BYTES:
+            raise ConfigError(f"is larger than {MAX_JOB_FILE_BYTES} bytes; a job file is a few lines of TOML", file=p)
+        return data
     except FileNotFoundError:
         raise ConfigError("file not found; check the path", file=p) from None
     except IsADirectoryError:

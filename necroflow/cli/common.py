@@ -67,8 +67,11 @@ def _guard(os_error_code: int = EXIT_INVALID) -> Iterator[None]:
         typer.echo("necroflow: interrupted", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except OSError as e:  # unreadable factory, unwritable outdir, a file where a folder should be
+        from ..store import UnsafeOutdir
+
         where = f": {e.filename}" if e.filename else ""
-        raise fail(f"{e.strerror or e}{where}", os_error_code) from None
+        code = EXIT_INVALID if isinstance(e, UnsafeOutdir) else os_error_code  # the user's to fix
+        raise fail(f"{e.strerror or e}{where}", code) from None
 
 
 def _settings(**flags: Any) -> Any:
@@ -78,11 +81,11 @@ def _settings(**flags: Any) -> Any:
         return load_settings(**flags)
 
 
-def _load(jobs: list[Path], outdir: Path) -> Any:
+def _load(jobs: list[Path], outdir: Path, missing_files_ok: bool = False) -> Any:
     from ..jobs import load_jobs
 
     with _guard():
-        return load_jobs(jobs, outdir)
+        return load_jobs(jobs, outdir, missing_files_ok=missing_files_ok)
 
 
 def _outdir_or_none(flag: Path | None) -> Path | None:

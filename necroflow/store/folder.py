@@ -238,7 +238,10 @@ class NodeFolder:
             if trusted(rec, sig):
                 result[fn] = rec["sha256"]
                 continue
-            sha = hash_path(path)
+            try:
+                sha = hash_path(path)
+            except OSError:  # not a file or folder any more (a FIFO planted there): unusable, rerun
+                return None, fn, False
             result[fn] = sha
             outs[fn] = {"sha256": sha, **signature_fields(sig, now)}  # so it is not hashed again
             changed = True

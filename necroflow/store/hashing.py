@@ -131,9 +131,19 @@ def _walk(full: str, rel: str, ancestors: set[tuple[int, int]]) -> Iterator[tupl
         yield from _walk(e.path, r, ancestors | {ident})
 
 
+class NotHashable(OSError):
+    """An output that is neither a regular file nor a folder (a FIFO, a device, a socket)."""
+
+
 def hash_file(path: str | Path) -> str:
+    """SHA-256 of a regular file's bytes; anything else is refused before a byte is read (a
+    FIFO would block the reader forever, ``/dev/zero`` would never end)."""
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with open(fd, "rb") as f:
+        if not _stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotHashable(22, "is not a regular file or a folder (a FIFO, device or socket?); "
+                              "outputs must be files or folders", os.fspath(path))
         buf = bytearray(CHUNK)
         view = memoryview(buf)
         while n := f.readinto(buf):
