@@ -22,10 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from .graph import DAG, GLOB_CHARS, Pipeline
 from .links import combo_rows, link_combos
+from .missing import MissingFile, missing_files_as_warnings, missing_source_error, missing_warnings
 from .nodes import Node
 from .reporting import JobFailed
 from .rules import Rules
 from .schemas import Combo, ConfigError, config_for, load_combos
+from .sources import SourceMissing
 from .store import Outdir
 
 if TYPE_CHECKING:
@@ -45,6 +47,8 @@ class ComboRun:
 class JobSet:
     dag: DAG
     runs: list[ComboRun]
+    # With load_jobs(missing_files_ok=True): the input files that do not exist, one per file and key.
+    warnings: list[ConfigError] = field(default_factory=list)
 
 
 _modules: dict[Path, ModuleType] = {}
@@ -126,6 +130,8 @@ def build_pipeline(combo: Combo, base: Path | None = None) -> Pipeline:
         P = factory(*args)
     except ConfigError:
         raise
+    except SourceMissing as e:  # the key that names the file, when the path is a value of the job file
+        raise missing_source_error(combo, e) from None
     except (Exception, SystemExit) as e:
         raise ConfigError(f"factory {combo.pipeline} raised {_user_error(e, path)}",
                           file=combo.source, key=".pipeline", combo=combo.name) from None
@@ -136,21 +142,25 @@ def build_pipeline(combo: Combo, base: Path | None = None) -> Pipeline:
 
 
 def load_jobs(paths: Sequence[str | os.PathLike[str]], outdir: str | os.PathLike[str],
-              base: Path | None = None) -> JobSet:
+              base: Path | None = None, *, missing_files_ok: bool = False) -> JobSet:
     """Validate job files and build one shared DAG.  Raises ConfigError on any bad input.
 
     Every combo's pipeline goes into the same DAG, so a job that several combos (or
-    several job files) share is one job and runs once.
+    several job files) share is one job and runs once.  ``missing_files_ok`` (``necroflow
+    validate``): input files that do not exist yet are ``jobset.warnings``, not errors.
     """
     combos = load_combos([str(p) for p in paths])
     dag = DAG(outdir)
     runs: list[ComboRun] = []
+    missing: list[tuple[Combo, MissingFile]] = []
     for combo in combos:
-        P = build_pipeline(combo, base)
-        _check_requests(P, combo)
-        dag.add(P, combo.requests)
+        with missing_files_as_warnings(missing_files_ok) as found:
+            P = build_pipeline(combo, base)
+            _check_requests(P, combo)
+            dag.add(P, combo.requests)
+        missing += [(combo, m) for m in found]
         runs.append(ComboRun(combo, P, dag.pipeline_requests[-1]))
-    jobset = JobSet(dag, runs)
+    jobset = JobSet(dag, runs, missing_warnings(missing))
     check_folders(jobset)
     return jobset
 
@@ -216,6 +226,7 @@ class RunOutcome:
     errors: list[JobFailed] = field(default_factory=list)
     combos: dict[str, str] = field(default_factory=dict)  # combo -> "linked" | "incomplete" | why not
     combo_rows: list[dict[str, Any]] = field(default_factory=list)  # dry run: completeness per combo
+    autoclean: list[str] = field(default_factory=list)  # dry run with autoclean: what it would delete
 
     @property
     def ok(self) -> bool:
@@ -256,7 +267,13 @@ def run_loaded(jobset: JobSet, settings: RunSettings, reporter: Reporter | None 
     dag = jobset.dag
     if settings.dry_run:
         plan = dag.plan(scan_orphans=settings.autoclean)
-        return RunOutcome(jobset, plan, combo_rows=combo_rows(jobset, plan))
+        outcome = RunOutcome(jobset, plan, combo_rows=combo_rows(jobset, plan))
+        if settings.autoclean:
+            from .autoclean import plan_clean
+
+            lines = plan_clean(dag, plan).lines(verbose=settings.verbose)
+            outcome.autoclean = [line.replace("autoclean: deleting", "autoclean would delete", 1) for line in lines]
+        return outcome
     make_outdir(settings.outdir)
     errors: list[JobFailed] = []
     report = None

@@ -90,9 +90,9 @@ class Job:
         params_json = self.params_json
         if rule.sources:
             from .fingerprint import dumps
-            from .sources import content_hash
+            from .missing import source_hash
 
-            self.sources = {k: content_hash(self.params[k]) for k in sorted(rule.sources)}
+            self.sources = {k: source_hash(self.params[k]) for k in sorted(rule.sources)}
             params_json = dumps({**self.params, **{k: {"source_sha256": h} for k, h in self.sources.items()}})
         parents = [(slot, n.job.fingerprint, n.label) for slot, n in self.edges]
         self.fingerprint = call_fingerprint(rule.digest, params_json, parents)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import inspect
+import os
 import re
 import sys
 import typing
@@ -15,9 +16,10 @@ from .command import TemplateError, parse_template
 from .constraints import Constraints
 from .declare import RuleError, return_outputs, signature_inputs
 from .fingerprint import UnhashableParam, canonical, dumps, rule_digest
+from .missing import MissingSourceFile, note_missing
 from .nodes import Job, Node
 from .script_rules import Script, load_script
-from .sources import SourceFile, source_path
+from .sources import SourceFile, SourceMissing, source_path
 from .types import NodeType, check_component, is_node_type
 
 __all__ = ["Constraints", "Inputs", "Outputs", "Rule", "RuleError", "Rules", "check_param_type"]
@@ -183,7 +185,7 @@ class Rule:
             if isinstance(value, Node):
                 raise TypeError(f"rule {self.name!r}: {key!r} is a literal param, not an input; got a node")
             if expected is SourceFile:
-                params[key] = source_path(self.name, key, value)
+                params[key] = self._source(key, value)
                 continue
             if type(value) is not str or expected is not str:  # the common case needs no check
                 value = check_param_type(self.name, key, expected, value)
@@ -196,6 +198,16 @@ class Rule:
         if self.multi:
             return tuple(job.outputs.values())
         return next(iter(job.outputs.values()))
+
+    def _source(self, key: str, value: Any) -> str:
+        """A source file's absolute path; a missing one raises, except while validating."""
+        try:
+            return source_path(self.name, key, value)
+        except SourceMissing as e:
+            path = os.path.abspath(os.fspath(value))
+            if not note_missing(path, "source file", f"param {key!r} of rule {self.name!r}"):
+                raise MissingSourceFile(str(e), path) from None
+            return path
 
     def _bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         if len(args) > len(self.order):

@@ -118,6 +118,11 @@ def validate_params(model_cls: type[M], combo: Combo) -> M:
     return result
 
 
+def key_as_written(combo: Combo, loc: tuple[str | int, ...]) -> str:
+    """The dotted key of ``loc`` in ``combo.params`` as the job file spells it (``ref__grid``)."""
+    return _key(loc, {k for k, _ in combo.axes})
+
+
 def _key(loc: tuple[str | int, ...], grid_keys: set[str]) -> str:
     """Show a key as written in the file: a value from ``ref__grid`` is named ``ref__grid``."""
     for i in range(len(loc), 0, -1):

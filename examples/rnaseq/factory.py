@@ -38,7 +38,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from necroflow import NodeType, Pipeline, Rules
+from necroflow import NodeType, Pipeline, Rules, check_input_file
 
 # --------------------------------------------------------------------------- types
 
@@ -140,14 +140,14 @@ SAMPLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 
 def existing_file(path: Path) -> Path:
-    """Refuse a missing input before anything runs, and say how to make the example's data."""
-    if not path.is_file():
-        where = "is a directory" if path.is_dir() else "does not exist"
-        raise ValueError(
-            f"{path} {where}; paths are relative to the directory necroflow runs in. For the "
-            "example data run: python examples/rnaseq/make_data.py examples/rnaseq/data"
-        )
-    return path
+    """Refuse a missing input before anything runs, and say how to make the example's data.
+
+    ``necroflow validate`` only warns about a missing one (on a fresh clone the data is not
+    made yet): ``check_input_file`` knows which of the two is asking.
+    """
+    return check_input_file(
+        path, hint="For the example data run: python examples/rnaseq/make_data.py examples/rnaseq/data"
+    )
 
 
 InputFile = Annotated[Path, AfterValidator(existing_file)]

@@ -104,9 +104,12 @@ def _print_dry_run(outcome: Any, as_json: bool) -> None:
         doc = plan.as_dict()
         doc["to_run"] = len(plan.to_run)
         doc["combos"] = combos
+        doc["autoclean"] = outcome.autoclean
         typer.echo(json.dumps(doc, indent=1))
         return
     typer.echo(plan.explain())
+    for line in outcome.autoclean:
+        typer.echo(line)
     done = sum(c["complete"] for c in combos)
     typer.echo(f"Combos: {done} of {len(combos)} complete (all requested outputs up to date).")
 
@@ -165,22 +168,30 @@ def validate(
         "--outdir", show_default=False,
         help="Also check the combo folders against what earlier runs left in this output "
              "directory (env NECROFLOW_OUTDIR).")] = None,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="A missing input file is an error (exit 2), as it is for 'run'.")] = False,
 ) -> None:
     """Check job files without running anything: schema, grids, factories, pipelines.
 
     Reads each JOB.toml, expands its grids, imports each factory and builds every combo's
     pipeline, exactly as 'run' would, then prints each combo with its number of jobs and
     the number of distinct jobs they share.  Exit 0 when everything is valid, 2 otherwise
-    (each problem names the file and key).
+    (each problem names the file and key).  An input file that does not exist yet (data
+    not made on a fresh clone) is a warning naming the file, key and combo, unless
+    --strict; 'run' always refuses it before anything starts.
     """
     directory = _outdir_or_none(outdir)
-    jobset = _load(jobs, directory if directory is not None else Path("necroflow-validate-outdir"))
+    jobset = _load(jobs, directory if directory is not None else Path("necroflow-validate-outdir"),
+                   missing_files_ok=not strict)
     from ..plan import required_jobs
 
+    for w in jobset.warnings:
+        typer.echo(f"necroflow: warning: {w}", err=True)
     for r in jobset.runs:
         typer.echo(f"{r.combo.name}: {len(r.pipeline.jobs)} jobs, requests {', '.join(r.requested)}"
                    f"  ({r.combo.source})")
+    missing = f"; {len(jobset.warnings)} missing input file(s), see the warnings" if jobset.warnings else ""
     typer.echo(f"OK: {len(jobset.runs)} combo(s) from {len(jobs)} file(s), "
-               f"{len(required_jobs(jobset.dag))} distinct jobs.")
+               f"{len(required_jobs(jobset.dag))} distinct jobs{missing}.")
 
 
