@@ -178,9 +178,10 @@ class DAG:
         return len(self.jobs)
 
     def __str__(self) -> str:
+        """Every job once, in layers, each output with the labels its pipelines gave it (as ``str(P)``)."""
         from .render import ascii_dag
 
-        labels = [(lab, n) for _, lab, n in self.request_labels]
+        labels = [(lab, n) for p in self.pipelines for lab, n in p.labels.items()]
         return ascii_dag(list(self.jobs.values()), labels, canonical=self.jobs)
 
     def save(self, path: str | os.PathLike[str]) -> None:

@@ -195,8 +195,20 @@ def test_print_and_save_a_dag(tmp_path: Path) -> None:
     assert text.startswith("7 jobs in 3 layers")
     assert text.count("\n  index ") == 1
     assert text.count("-> counts.txt [result]") == 2  # each pipeline's label is shown
+    assert text.count("[ref]") == 1 and text.count("[reads]") == 2  # also the labels not requested
     dag.save(tmp_path / "dag.txt")
     assert (tmp_path / "dag.txt").read_text() == text + "\n"
+
+
+def test_a_dag_of_one_pipeline_draws_as_the_pipeline(tmp_path: Path) -> None:
+    """dag.save and P.save write the same text, as the README says: every label, requested or not."""
+    P = factory(SimpleNamespace(ref="hg38", sample="s1", call_variants=False), R)
+    dag = DAG(tmp_path / "out").add(P, requests=["result"])
+    assert str(dag) == str(P)
+    assert "[ref]" in str(dag) and "[reads]" in str(dag)
+    P.save(tmp_path / "pipeline.txt")
+    dag.save(tmp_path / "dag.txt")
+    assert (tmp_path / "dag.txt").read_text() == (tmp_path / "pipeline.txt").read_text()
 
 
 def test_dag_add_refuses_non_pipelines(tmp_path: Path) -> None:

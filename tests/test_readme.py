@@ -4,10 +4,14 @@ transcripts whose commands run for real and whose shown output must appear (in o
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import re
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -47,22 +51,46 @@ def _matches(expected: list[str], actual: list[str]) -> bool:
     return True
 
 
-def test_console_transcripts(tmp_path: Path) -> None:
-    env = {**os.environ, "TMP": str(tmp_path)}
+# The folder the README's transcripts write to, as a reader on a fresh machine would.
+README_OUTDIR = Path("/tmp/necroflow-readme")
+
+
+@contextlib.contextmanager
+def _readme_outdir() -> Iterator[None]:
+    """The README's own outdir, fresh for the transcripts and removed after; one test run at a time."""
+    with open(f"{README_OUTDIR}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        shutil.rmtree(README_OUTDIR, ignore_errors=True)
+        try:
+            yield
+        finally:
+            shutil.rmtree(README_OUTDIR, ignore_errors=True)
+
+
+def test_console_transcripts() -> None:
+    """Run as written, with no help from the environment: ``set -u`` fails a command that uses a
+    variable the reader's shell may not have (``$TMP`` is unset on Debian)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("TMP", "TMPDIR", "TEMP")}
     bindir = Path(sys.executable).parent
     env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"
-    for block in blocks("console"):
-        steps: list[tuple[str, list[str]]] = []
-        for line in block.splitlines():
-            if line.startswith("$ "):
-                steps.append((line[2:], []))
-            elif steps:
-                steps[-1][1].append(line)
-        for cmd, expected in steps:
-            proc = subprocess.run(cmd, shell=True, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-            out = (proc.stdout + proc.stderr).splitlines()
-            assert proc.returncode == 0, f"{cmd!r} exited {proc.returncode}:\n{proc.stdout}{proc.stderr}"
-            assert _matches(expected, out), f"{cmd!r}: expected\n" + "\n".join(expected) + "\n--- got ---\n" + "\n".join(out)
+    with _readme_outdir():
+        for block in blocks("console"):
+            _run_transcript(block, env)
+
+
+def _run_transcript(block: str, env: dict[str, str]) -> None:
+    steps: list[tuple[str, list[str]]] = []
+    for line in block.splitlines():
+        if line.startswith("$ "):
+            steps.append((line[2:], []))
+        elif steps:
+            steps[-1][1].append(line)
+    for cmd, expected in steps:
+        proc = subprocess.run(f"set -u\n{cmd}", shell=True, cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=120)
+        out = (proc.stdout + proc.stderr).splitlines()
+        assert proc.returncode == 0, f"{cmd!r} exited {proc.returncode}:\n{proc.stdout}{proc.stderr}"
+        assert _matches(expected, out), f"{cmd!r}: expected\n" + "\n".join(expected) + "\n--- got ---\n" + "\n".join(out)
 
 
 def test_toml_blocks_are_valid_job_files() -> None:
