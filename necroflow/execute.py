@@ -299,7 +299,7 @@ def execute(dag: DAG, resource_caps: Mapping[str, Any] | None = None, scheduler:
     :class:`~necroflow.store.OutdirLocked` when another process owns the outdir,
     ``KeyboardInterrupt``/:class:`Interrupted` on SIGINT/SIGTERM after stopping jobs.
     """
-    from .autoclean import autoclean_outputs
+    from .autoclean import apply_clean, plan_clean
 
     reporter = progress if progress is not None else Reporter()
     be = make_backend(backend, backend_options)
@@ -307,6 +307,9 @@ def execute(dag: DAG, resource_caps: Mapping[str, Any] | None = None, scheduler:
     if dry_run:
         plan = make_plan(dag, scan_orphans=autoclean)
         reporter.on_plan(plan, True)
+        if autoclean:  # exactly what a real run would delete, if every job succeeds
+            for line in plan_clean(dag, plan).lines(verbose=reporter.verbose >= 2):
+                reporter.on_notice(line.replace("autoclean: deleting", "autoclean would delete", 1))  # noqa: E501
         return RunReport(plan=plan, dry_run=True)
     lock = Outdir(dag.outdir).lock()
     lock.acquire()
@@ -324,7 +327,10 @@ def execute(dag: DAG, resource_caps: Mapping[str, Any] | None = None, scheduler:
         loop = RunLoop(dag, plan, Slots(caps), scheduler or default_scheduler, keep_going, be, reporter)
         report = loop.run()
         if autoclean:
-            report.cleaned = autoclean_outputs(dag, plan, report)
+            cp = plan_clean(dag, plan, set(report.failed) | set(report.skipped))
+            for line in cp.lines(verbose=reporter.verbose >= 2):
+                reporter.on_notice(line)
+            report.cleaned = apply_clean(dag, cp)
         if plan.reader is not None:
             plan.reader.save(loop.index_updates)
         reporter.on_finish(report)

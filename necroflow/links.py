@@ -97,6 +97,48 @@ def prune_combos(jobset: JobSet) -> list[Path]:
     return removed
 
 
+def combo_folders(outdir: Path) -> list[tuple[Path, Any]]:
+    """(folder, manifest) of every combo folder in the outdir (a real folder holding a manifest)."""
+    from .schemas import read_manifest
+
+    out: list[tuple[Path, Any]] = []
+    try:
+        entries = sorted(os.scandir(outdir), key=lambda e: e.name)
+    except OSError:
+        return out
+    for e in entries:
+        if e.name.startswith(".") or not e.is_dir(follow_symlinks=False):
+            continue
+        if not os.path.isfile(os.path.join(e.path, "manifest.toml")):
+            continue
+        try:
+            out.append((Path(e.path), read_manifest(Path(e.path) / "manifest.toml")))
+        except ConfigError:
+            continue
+    return out
+
+
+def combos_using(outdir: Path, keys: set[str]) -> list[tuple[Path, Any]]:
+    """Combo folders whose manifest names a requested output of one of the jobs ``keys``."""
+    hit = []
+    for folder, m in combo_folders(outdir):
+        if any("/".join(rel.split("/")[:2]) in keys for rel in m.outputs.values()):
+            hit.append((folder, m))
+    return hit
+
+
+def remove_combo(folder: Path) -> None:
+    """Delete a combo folder's links and manifest, then the folder if nothing else is in it."""
+    if folder.is_symlink():
+        return
+    _remove_links(folder, keep=set())
+    (folder / "manifest.toml").unlink(missing_ok=True)
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
+
+
 def _remove_links(folder: Path, keep: set[Path]) -> None:
     """Delete symlinks under ``folder`` not in ``keep``, then the folders left empty."""
     for dirpath, dirnames, filenames in os.walk(folder, topdown=False):

@@ -8,7 +8,14 @@ import textwrap
 import time
 from pathlib import Path
 
-from conftest import python_env
+REPO = Path(__file__).resolve().parent.parent
+
+
+def python_env() -> dict[str, str]:
+    import os
+
+    return {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
 
 FLOW = textwrap.dedent('''
     from __future__ import annotations
