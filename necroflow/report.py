@@ -8,7 +8,10 @@ together with it.
 
 The report reads the ``.rip/`` records (state, metrics, dependencies) of the outdir, so it
 works after the fact without a DAG.  Given a DAG it shows exactly the jobs the DAG requires,
-with the plan's states (jobs that have not run yet included).
+with the plan's states (jobs that have not run yet included).  Each job's row names its
+params and the combos it serves: from the job files when given (``jobset``), else from the
+manifests of the outdir's combo folders.  The timeline has one section per run (its
+``run_id``), bars coloured by rule.
 """
 
 from __future__ import annotations
@@ -22,17 +25,39 @@ from typing import TYPE_CHECKING, Any
 
 from .clean import format_bytes
 from .graphviz import STATE_COLOURS
-from .jobinfo import JobRecord, assign_slots, collect_jobs, rule_totals, sessions
-from .report_svg import _colours, _dag_svg, _dur, _e, _gantt_svg, _href, _nice_time
+from .jobinfo import (
+    JobRecord,
+    assign_combos,
+    assign_slots,
+    collect_jobs,
+    jobset_requests,
+    manifest_requests,
+    rule_totals,
+    sessions,
+)
+from .report_page import CSS, JS
+from .report_svg import (
+    _colours,
+    _dur,
+    _e,
+    _gantt_svg,
+    _href,
+    _nice_time,
+    dag_views,
+    default_view,
+    rule_colours,
+    timeline_legend,
+)
 from .store import atomic_write
 
 if TYPE_CHECKING:
     from .graph import DAG
+    from .jobs import JobSet
 
 __all__ = ["JobRecord", "assign_slots", "collect_jobs", "render_html", "rule_totals", "sessions", "write_report"]
 
 
-def _job_rows(records: list[JobRecord], base: Path) -> str:
+def _job_rows(records: list[JobRecord], base: Path, outdir: Path) -> str:
     rows = []
     for r in records:
         wall, cpu, rss = r.num("wall"), r.num("cpu"), r.num("max_rss")
@@ -43,9 +68,10 @@ def _job_rows(records: list[JobRecord], base: Path) -> str:
                         if os.path.lexists(r.dir / fn)) or '<span class="muted">none</span>'
         fill, stroke = _colours(r.state)
         rows.append(
-            f'<tr data-key="{_e(r.key)}">'
+            f'<tr data-key="{_e(r.key)}" data-rule="{_e(r.rule)}">'
             f"<td>{_e(r.rule)}</td>"
             f'<td class="mono"><a href="{_href(r.dir, base)}">{_e(r.key.split("/", 1)[-1])}</a></td>'
+            f"{_params_cell(r.params)}{_combos_cell(r.combos, base, outdir)}"
             f'<td><span class="pill" style="background:{fill};border-color:{stroke}" title="{_e(r.reason)}">'
             f"{_e(r.state)}</span></td>"
             f'<td data-v="{r.start or 0}">{_e(_nice_time(r.start))}</td>'
@@ -60,6 +86,42 @@ def _job_rows(records: list[JobRecord], base: Path) -> str:
     return "".join(rows)
 
 
+def _short(text: str, n: int) -> str:
+    """At most ``n`` characters, cut in the middle: a path keeps its file name."""
+    return text if len(text) <= n else text[: n // 2 - 1] + "\u2026" + text[len(text) - n // 2:]
+
+
+def _params_cell(params: dict[str, Any]) -> str:
+    """``name=value`` for each param; long values are cut, with the whole value on hover."""
+    if not params:
+        return '<td class="params muted">\u2014</td>'
+    parts = []
+    for k, v in params.items():
+        text = v if isinstance(v, str) else json.dumps(v, sort_keys=True, default=str)
+        parts.append(f'<span class="kv" title="{_e(_short(f"{k}={text}", 500))}"><b>{_e(k)}</b>='
+                     f"{_e(_short(text, 40))}</span>")
+    return f'<td class="params">{" ".join(parts)}</td>'
+
+
+def _combos_cell(combos: dict[str, list[str]], base: Path, outdir: Path, shown: int = 2) -> str:
+    """The combos a job serves, those it is a requested output of first (with the label)."""
+    if not combos:
+        return '<td class="combos muted" title="not known to serve any combo">\u2014</td>'
+    names = sorted(combos, key=lambda c: (not combos[c], c))
+    items = []
+    for name in names[:shown]:
+        folder = outdir / name
+        text = f'<a href="{_href(folder, base)}">{_e(name)}</a>' if folder.is_dir() else _e(name)
+        if combos[name]:
+            text += f' <span class="req" title="requested output of this combo">\u2192 {_e(", ".join(combos[name]))}</span>'
+        items.append(text)
+    rest = names[shown:]
+    if rest:  # the names stay in the cell's text, so the filter finds them
+        items.append(f'<span class="muted" title="{_e(_short(", ".join(rest), 2000))}">+{len(rest)} more</span>'
+                     f'<span hidden> {_e(" ".join(rest))}</span>')
+    return f'<td class="combos" data-v="{len(names)}">{"<br>".join(items)}</td>'
+
+
 def _rule_rows(totals: list[dict[str, Any]]) -> str:
     rows = []
     for t in totals:
@@ -72,77 +134,6 @@ def _rule_rows(totals: list[dict[str, Any]]) -> str:
             f"<td class='num' data-v='{t['cpu']}'>{_e(_dur(t['cpu']))}</td>"
             f"<td class='num'>{_e(format_bytes(int(t['max_rss']))) if t['max_rss'] is not None else ''}</td></tr>")
     return "".join(rows)
-
-
-_CSS = """
-:root{--fg:#1f2933;--muted:#6b7785;--line:#d9e0e6;--bg:#fbfcfd}
-*{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;color:var(--fg);background:var(--bg)}
-header{padding:18px 28px;border-bottom:1px solid var(--line);background:#fff}
-h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:26px 0 8px}
-main{padding:0 28px 40px}.muted{color:var(--muted)}.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
-.cards{display:flex;gap:12px;flex-wrap:wrap;margin-top:10px}.card{background:#fff;border:1px solid var(--line);border-radius:8px;padding:8px 14px}
-.card b{display:block;font-size:18px}.scroll{overflow:auto;border:1px solid var(--line);border-radius:8px;background:#fff;padding:6px;max-height:70vh}
-svg text{font-family:system-ui,Helvetica,Arial,sans-serif}.dag .t1{font-size:12px;font-weight:600;text-anchor:middle}
-.dag .t2{font-size:10px;fill:#455a64;text-anchor:middle}.edge{fill:none;stroke:#90a4ae;stroke-width:1.2}
-.node rect,.bar{cursor:pointer}.hl rect,rect.hl{stroke-width:3;filter:drop-shadow(0 0 3px #1565c0)}
-.gantt .tick{stroke:#eceff1}.gantt .tl{font-size:10px;fill:var(--muted);text-anchor:middle}
-.gantt .sl{font-size:10px;fill:var(--muted);text-anchor:end}.gantt .bl{font-size:10px;pointer-events:none}
-table{border-collapse:collapse;width:100%;background:#fff}th,td{border-bottom:1px solid var(--line);padding:4px 8px;text-align:left;white-space:nowrap}
-th{position:sticky;top:0;background:#f3f6f8;cursor:pointer;user-select:none}th.sorted-asc::after{content:" \\25B2"}th.sorted-desc::after{content:" \\25BC"}
-td.num{text-align:right;font-variant-numeric:tabular-nums}tr.hl td{background:#e3f2fd}
-.pill{border:1px solid;border-radius:10px;padding:0 7px;font-size:12px}
-input[type=search]{padding:5px 9px;border:1px solid var(--line);border-radius:6px;width:280px;margin-bottom:8px}
-#dag-box.fit svg{max-width:100%;height:auto}button{font:inherit;font-size:12px;padding:1px 8px;border:1px solid var(--line);border-radius:6px;background:#fff;cursor:pointer}
-.legend span{display:inline-block;margin-right:10px;font-size:12px}.legend i{display:inline-block;width:12px;height:12px;border:1px solid;border-radius:3px;vertical-align:-2px;margin-right:4px}
-"""
-
-_JS = """
-(function(){
-  function cellValue(td){var v=td.getAttribute('data-v');if(v!==null){return parseFloat(v);}return td.textContent.trim().toLowerCase();}
-  document.querySelectorAll('table.sortable').forEach(function(table){
-    table.querySelectorAll('th').forEach(function(th,col){
-      th.addEventListener('click',function(){
-        var asc=!th.classList.contains('sorted-asc');
-        table.querySelectorAll('th').forEach(function(h){h.classList.remove('sorted-asc','sorted-desc');});
-        th.classList.add(asc?'sorted-asc':'sorted-desc');
-        var body=table.tBodies[0];var rows=Array.prototype.slice.call(body.rows);
-        rows.sort(function(a,b){var x=cellValue(a.cells[col]),y=cellValue(b.cells[col]);return (x<y?-1:x>y?1:0)*(asc?1:-1);});
-        rows.forEach(function(r){body.appendChild(r);});
-      });
-    });
-  });
-  var filter=document.getElementById('filter');
-  if(filter){filter.addEventListener('input',function(){
-    var q=filter.value.toLowerCase();
-    document.querySelectorAll('#jobs tbody tr').forEach(function(tr){tr.style.display=tr.textContent.toLowerCase().indexOf(q)>=0?'':'none';});
-  });}
-  function mark(key,on){
-    document.querySelectorAll('[data-key]').forEach(function(el){
-      if(el.getAttribute('data-key')===key){el.classList.toggle('hl',on);}
-    });
-  }
-  document.querySelectorAll('.node,.bar,#jobs tbody tr').forEach(function(el){
-    var key=el.getAttribute('data-key');
-    el.addEventListener('mouseenter',function(){mark(key,true);});
-    el.addEventListener('mouseleave',function(){mark(key,false);});
-  });
-  var box=document.getElementById('dag-box'),fit=document.getElementById('fit');
-  if(box&&fit){
-    var svg0=box.querySelector('svg');
-    // fit the drawing to the page unless that would shrink it past readability
-    if(svg0&&svg0.width.baseVal.value<=2.5*box.clientWidth){box.classList.add('fit');}else{fit.textContent='fit to page';}
-    fit.addEventListener('click',function(){var on=box.classList.toggle('fit');fit.textContent=on?'actual size':'fit to page';});
-  }
-  // a self-check the browser test reads back: what was actually laid out
-  var dag=document.querySelector('svg.dag');
-  document.documentElement.setAttribute('data-rendered', JSON.stringify({
-    bars: document.querySelectorAll('svg.gantt rect.bar').length,
-    nodes: document.querySelectorAll('svg.dag .node').length,
-    rows: document.querySelectorAll('#jobs tbody tr').length,
-    dagWidth: dag ? Math.round(dag.getBoundingClientRect().width) : 0
-  }));
-})();
-"""
 
 
 def _cards(records: list[JobRecord], states: Counter[str], runs: list[list[JobRecord]],
@@ -160,20 +151,49 @@ def _cards(records: list[JobRecord], states: Counter[str], runs: list[list[JobRe
     return cards
 
 
-def _timeline(records: list[JobRecord], runs: list[list[JobRecord]], slots: dict[str, int]) -> list[str]:
+def _timeline(records: list[JobRecord], runs: list[list[JobRecord]], slots: dict[str, int],
+              colours: dict[str, str]) -> list[str]:
     """One Gantt chart per run, and a note on jobs with no recorded times."""
     gantt = []
     for i, sess in enumerate(runs):
         t0 = min(r.start or 0.0 for r in sess)
         t1 = max(r.end or 0.0 for r in sess)
-        gantt.append(f'<h3 class="muted">run {i + 1} of {len(runs)}: started {_e(_nice_time(t0))}, '
-                     f"{len(sess)} jobs, {_e(_dur(t1 - t0))}</h3>"
-                     f'<div class="scroll">{_gantt_svg(sess, slots)}</div>')
+        rid = sess[0].run_id
+        attr, note = (f' data-run="{_e(rid)}"', f' <span class="mono">(run id {_e(rid)})</span>') if rid else ("", "")
+        gantt.append(f'<h3 class="muted run"{attr}>run {i + 1} of {len(runs)}: '
+                     f"started {_e(_nice_time(t0))}, {len(sess)} jobs, {_e(_dur(t1 - t0))}{note}</h3>"
+                     f'<div class="scroll">{_gantt_svg(sess, slots, colours)}</div>')
     untimed = len(records) - sum(len(s) for s in runs)
     if untimed:
         gantt.append(f'<p class="muted">{untimed} job(s) have no recorded start/end (not run yet, or run '
                      "by a version that kept no metrics) and are not on the timeline.</p>")
     return gantt
+
+
+def _run_summary(run: list[JobRecord]) -> dict[str, Any]:
+    t0 = min(r.start or 0.0 for r in run)
+    return {"run_id": run[0].run_id, "jobs": len(run), "start": t0, "seconds": max(r.end or 0.0 for r in run) - t0}
+
+
+def _dag_panel(records: list[JobRecord], states: Counter[str], colours: dict[str, str]) -> str:
+    """The Pipeline section: the job and rule graphs (one shown, see report_svg), view buttons."""
+    legend = "".join(f'<span><i style="background:{f};border-color:{s}"></i>{_e(k.replace("_", " "))}</span>'
+                     for k, (f, s) in STATE_COLOURS.items() if k in states)
+    if not records:
+        return '<p class="muted">no jobs</p>'
+    views = dag_views(records, colours)
+    first = default_view(views)
+    svgs, buttons = [], []
+    for view, (svg, caption, _width) in views.items():
+        hidden = "" if view == first else ' style="display:none"'
+        attrs = f'data-view="{view}" data-count="{len(records)}" data-caption="{_e(caption)}"{hidden} '
+        svgs.append(svg.replace("<svg ", "<svg " + attrs, 1))
+        label = "one box per job" if view == "jobs" else "one box per rule"
+        buttons.append(f'<button type="button" data-view="{view}"{" class=on" if view == first else ""}>{label}</button>')
+    return (f'<p class="muted" id="dag-caption">{_e(views[first][1])}</p>'
+            f'<div class="legend">{legend} <span id="dag-views">{"".join(buttons)}</span> '
+            f'<button id="fit" type="button">actual size</button></div>'
+            f'<div class="scroll fit" id="dag-box">{"".join(svgs)}</div>')
 
 
 def render_html(records: list[JobRecord], out_path: Path, title: str, outdir: Path) -> str:
@@ -183,56 +203,59 @@ def render_html(records: list[JobRecord], out_path: Path, title: str, outdir: Pa
     runs = sessions(records)
     slots = assign_slots(records)
     cards = _cards(records, states, runs, slots)
-    dag_svg, dag_caption = _dag_svg(records) if records else ("", "no jobs")
-    legend = "".join(f'<span><i style="background:{f};border-color:{s}"></i>{_e(k.replace("_", " "))}</span>'
-                     for k, (f, s) in STATE_COLOURS.items() if k in states)
-    gantt = _timeline(records, runs, slots)
+    colours = rule_colours(records)
+    gantt = _timeline(records, runs, slots, colours)
     now = _dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
-    data = json.dumps({"jobs": len(records), "bars": sum(len(s) for s in runs), "states": dict(states)})
+    data = json.dumps({"jobs": len(records), "bars": sum(len(s) for s in runs), "states": dict(states),
+                       "runs": [_run_summary(run) for run in runs]})
     data = data.replace("</", "<\\/")  # keep a "</script>" inside a value from closing the tag
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="icon" href="data:,">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
-<title>{_e(title)}</title><style>{_CSS}</style></head>
+<title>{_e(title)}</title><style>{CSS}</style></head>
 <body><header><h1>{_e(title)}</h1>
 <div class="muted">outdir <span class="mono">{_e(outdir)}</span> · generated {_e(now)}</div>
 <div class="cards">{"".join(f'<div class="card"><b>{_e(v)}</b>{_e(k)}</div>' for k, v in cards)}</div>
 </header><main>
-<section id="dag-section"><h2>Pipeline</h2><p class="muted">{_e(dag_caption)}</p>
-<div class="legend">{legend} <button id="fit" type="button">actual size</button></div>
-<div class="scroll" id="dag-box">{dag_svg}</div></section>
+<section id="dag-section"><h2>Pipeline</h2>{_dag_panel(records, states, colours)}</section>
 <section id="timeline-section"><h2>Timeline</h2>
-<p class="muted">Each bar is one job, on the worker slot it occupied (slots are assigned from start and end times).</p>
+<p class="muted">Each bar is one job, on the worker slot it occupied (slots are assigned from start and end times),
+coloured by rule; each run of necroflow is a section of its own.</p>{timeline_legend(records, colours)}
 {"".join(gantt) or '<p class="muted">No job has recorded times yet.</p>'}</section>
 <section id="rules-section"><h2>Per rule</h2><div class="scroll">
 <table id="rules" class="sortable"><thead><tr><th>rule</th><th>jobs</th><th>states</th><th>job time</th>
 <th>mean</th><th>max</th><th>CPU</th><th>peak memory</th></tr></thead>
 <tbody>{_rule_rows(rule_totals(records))}</tbody></table></div></section>
 <section id="jobs-section"><h2>Jobs</h2>
-<input id="filter" type="search" placeholder="filter jobs (rule, hash, state, host...)" aria-label="filter jobs">
-<div class="scroll"><table id="jobs" class="sortable"><thead><tr><th>rule</th><th>job</th><th>state</th>
+<input id="filter" type="search" placeholder="filter jobs (rule, hash, param, combo, state, host...)" aria-label="filter jobs">
+<div class="scroll"><table id="jobs" class="sortable"><thead><tr><th>rule</th><th>job</th><th>params</th><th>combos</th><th>state</th>
 <th>started</th><th>wall</th><th>CPU</th><th>CPU/wall</th><th>peak memory</th><th>exit</th><th>host</th>
 <th>backend id</th><th>log</th><th>outputs</th></tr></thead>
-<tbody>{_job_rows(records, base)}</tbody></table></div></section>
+<tbody>{_job_rows(records, base, outdir)}</tbody></table></div></section>
 </main><script type="application/json" id="report-data">{data}</script>
-<script>{_JS}</script></body></html>
+<script>{JS}</script></body></html>
 """
 
 
 def write_report(outdir: str | os.PathLike[str], out_path: str | os.PathLike[str], dag: DAG | None = None,
-                 title: str | None = None) -> Path:
+                 title: str | None = None, jobset: JobSet | None = None) -> Path:
     """Write the HTML report of ``outdir`` to ``out_path``; returns the path written.
 
     Without ``dag`` every node folder of the outdir is shown with its recorded state; with
-    one, exactly the jobs it requires, in their plan states.
+    one, exactly the jobs it requires, in their plan states.  ``jobset`` (job files loaded
+    with :func:`necroflow.jobs.load_jobs`) stands for its DAG and names each job's combos;
+    without it, the combos come from the manifests of the outdir's combo folders.
     """
     root = Path(outdir).absolute()
     if not root.is_dir():
         raise FileNotFoundError(f"outdir {root} does not exist; pass the --outdir a run wrote to")
     out = Path(out_path).absolute()
+    if jobset is not None and dag is None:
+        dag = jobset.dag
     records = collect_jobs(root, dag)
+    assign_combos(records, jobset_requests(jobset) if jobset is not None else manifest_requests(root))
     text = render_html(records, out, title or f"necroflow report: {root.name}", root)
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(out, text)
