@@ -12,7 +12,7 @@ import json
 import re
 import shlex
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -93,12 +93,15 @@ def node_path(folder_of: FolderOf, node: Node) -> str:
     return f"{folder_of(node.job)}/{node.type.filename}"
 
 
-def command_values(job: Job, folder_of: FolderOf, threads: int | None = None) -> dict[str, str]:
+def command_values(job: Job, folder_of: FolderOf, threads: int | None = None,
+                   constraints: Mapping[str, Any] | None = None) -> dict[str, str]:
     """Placeholder -> shell text for one job: paths and params shell-quoted.
 
     ``folder_of`` gives every job's folder (the DAG's mapping); ``threads`` is the thread
-    count the job runs with (its constraint capped at the run's thread cap).
+    count the job runs with (its constraint capped at the run's thread cap), ``constraints``
+    the values of this attempt (a constraint may depend on the attempt number).
     """
+    cons: Mapping[str, Any] = job.rule.constraints if constraints is None else constraints
     rule = job.rule
     values: dict[str, str] = {}
     for field, spec in rule.fields:
@@ -119,7 +122,7 @@ def command_values(job: Job, folder_of: FolderOf, threads: int | None = None) ->
         elif field == "threads":
             values[key] = str(threads if threads is not None else _declared_threads(job))
         else:  # another constraint
-            v = rule.constraints.get(field, "")
+            v = cons.get(field, "")
             values[key] = shlex.quote(str(v)) if not isinstance(v, int) else str(v)
     return values
 
@@ -129,7 +132,8 @@ def _declared_threads(job: Job) -> int:
     return declared if isinstance(declared, int) else 1
 
 
-def render(job: Job, folder_of: FolderOf, threads: int | None = None) -> str:
+def render(job: Job, folder_of: FolderOf, threads: int | None = None,
+           constraints: Mapping[str, Any] | None = None) -> str:
     """The exact shell command of a job: absolute paths, quoted values, nothing prepended."""
     script = job.rule.script
     if script is not None:
@@ -138,7 +142,7 @@ def render(job: Job, folder_of: FolderOf, threads: int | None = None) -> str:
 
         data = job_data(job, folder_of, threads or _declared_threads(job))
         return script_command(script, NodeFolder(folder_of(job)).script_job_path, data)
-    values = command_values(job, folder_of, threads)
+    values = command_values(job, folder_of, threads, constraints)
     out = []
     for lit, field, spec in job.rule.template:
         out.append(lit)

@@ -35,8 +35,13 @@ import shlex
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .backends.shell import (
+    format_time,  # shell.py is stdlib-only (embedded in SLURM jobs): the one home
+)
 from .declare import RuleError
 from .resources import ACCEPTED_FORMS, parse_resource
+
+__all__ = ["Constraints", "ConstraintError", "PerAttempt", "format_time", "parse_time"]
 
 TEXT_KEYS = frozenset({"partition", "account", "qos", "group"})
 COUNT_KEYS = frozenset({"threads", "gpus", "retries"})
@@ -96,19 +101,6 @@ def _slurm_seconds(text: str) -> int | None:
     if len(n) == 2:
         return n[0] * 60 + n[1]
     return (n[0] * 60 + n[1]) * 60 + n[2]
-
-
-def format_time(seconds: float) -> str:
-    """Seconds for people: 7200 -> '2h', 5400 -> '1h30m', 2 -> '2s'."""
-    s = math.ceil(seconds)
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if s >= size:
-            parts.append(f"{s // size}{unit}")
-            s %= size
-    if s or not parts:
-        parts.append(f"{s}s")
-    return "".join(parts)
 
 
 class PerAttempt:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .backends import Backend, Task, TaskResult, make_backend
 from .command import render
+from .constraints import parse_time
 from .plan import Plan, make_plan
 from .provenance import consumed_inputs, provenance
 from .ready import ReadySet
@@ -74,8 +75,9 @@ class RunLoop:
     """One run of a plan's ``to_run`` jobs."""
 
     def __init__(self, dag: DAG, plan: Plan, slots: Slots, scheduler: Scheduler, keep_going: bool,
-                 backend: Backend, reporter: Reporter) -> None:
+                 backend: Backend, reporter: Reporter, retries: int = 0, time_limit: int | None = None) -> None:
         self.dag, self.plan, self.slots, self.keep_going = dag, plan, slots, keep_going
+        self.retries, self.time_limit = retries, time_limit  # run-wide defaults / caps
         self.backend, self.reporter = backend, reporter
         self.outdir = Outdir(dag.outdir)
         self.current = plan.current  # fingerprint -> {filename: sha256}, grows as jobs finish
@@ -90,6 +92,8 @@ class RunLoop:
         self.index_updates: dict[str, IndexEntry] = {}  # jobs recorded up to date in this run
         self.uncommitted: list[Outcome] = []  # recorded, their state not yet written (see store.durable)
         self.barrier: Barrier | None = None
+        self.attempts: dict[str, int] = {}  # fingerprint -> the attempt running or next (1 first)
+        self.history: dict[str, list[str]] = {}  # fingerprint -> why each failed attempt failed
         self.stopping = False
 
     def run(self) -> RunReport:
@@ -135,7 +139,7 @@ class RunLoop:
             return
         busy = bool(self.running) or self.recorder.pending > 0
         for job in self.queue.candidates(busy):
-            values = self.slots.fit_threads(job.rule.constraints.for_attempt(1, f"rule {job.rule.name!r}: "))
+            values = self.constraints_for(job)
             demand = self.slots.demand(values)
             verdict = self.slots.fits(demand)
             if verdict == WAIT:
@@ -143,6 +147,18 @@ class RunLoop:
             self.start(job, values, demand, solo=verdict == SOLO)
             if verdict == SOLO or self.slots.full():
                 break
+
+    def constraints_for(self, job: Job) -> dict[str, Any]:
+        """The job's constraints for its next attempt: threads fitted, time capped by the run."""
+        attempt = self.attempts.get(job.fingerprint, 1)
+        values = self.slots.fit_threads(job.rule.constraints.for_attempt(attempt, f"rule {job.rule.name!r}: "))
+        if self.time_limit is not None:
+            values["time"] = min(values.get("time") or self.time_limit, self.time_limit)
+        return values
+
+    def allowed_retries(self, job: Job) -> int:
+        r = job.rule.constraints.get("retries")
+        return r if isinstance(r, int) else self.retries
 
     def start(self, job: Job, values: dict[str, Any], demand: dict[str, int], solo: bool) -> None:
         self.queue.take(job)
@@ -158,9 +174,9 @@ class RunLoop:
                 folder.write_script_job(job_data(job, self.dag.folder, threads))
             except OSError as e:
                 prep_error = e
-        task = Task(key=job.key, rule=job.rule.name, command=render(job, self.dag.folder, threads),
+        task = Task(key=job.key, rule=job.rule.name, command=render(job, self.dag.folder, threads, values),
                     workdir=_path(folder.path), rip=_path(folder.rip), log_path=_path(folder.log_path),
-                    constraints=values)
+                    constraints=values, attempt=self.attempts.get(job.fingerprint, 1))
         self.slots.take(demand, solo)
         self.running[job.key] = _Running(job, folder, demand, threads)
         self.reporter.on_start(job)
@@ -189,8 +205,11 @@ class RunLoop:
 
     def finish(self, outcome: Outcome) -> None:
         job = outcome.job
+        if self.allowed_retries(job):
+            self.outdir.node(job.key).keep_attempt(self.attempts.get(job.fingerprint, 1))
         if not outcome.ok:
-            self.fail(job, outcome.reason)
+            if not self.retry(job, outcome.reason):
+                self.fail(job, self.failure_text(job, outcome.reason))
             return
         self.uncommitted.append(outcome)
         self.current[job.fingerprint] = outcome.hashes
@@ -199,6 +218,25 @@ class RunLoop:
         self.remaining.done(job)
         self.reporter.on_done(job, outcome.result)
         self.pull_ready()
+
+    def retry(self, job: Job, reason: str) -> bool:
+        """Queue the job's next attempt, if it has one left; True when it does."""
+        fp = job.fingerprint
+        attempt = self.attempts.get(fp, 1)
+        self.history.setdefault(fp, []).append(f"attempt {attempt}: {reason}")
+        allowed = self.allowed_retries(job)
+        if attempt > allowed or self.stopping:
+            return False
+        self.attempts[fp] = attempt + 1
+        self.reporter.on_notice(f"necroflow: {job.key} failed ({reason}); attempt {attempt + 1} of {allowed + 1}")
+        self.queue.push(job)
+        return True
+
+    def failure_text(self, job: Job, reason: str) -> str:
+        history = self.history.get(job.fingerprint, [])
+        if len(history) < 2:
+            return reason
+        return f"failed after {len(history)} attempts: " + "; ".join(history)
 
     def commit(self, final: bool = False) -> None:
         """One barrier for every recorded job, then their ``up_to_date`` states (and, at the end
@@ -291,8 +329,12 @@ def _path(text: str) -> Path:
 def execute(dag: DAG, resource_caps: Mapping[str, Any] | None = None, scheduler: Callable[..., Any] | None = None,
             keep_going: bool = False, autoclean: bool = False, dry_run: bool = False,
             backend: Backend | str | None = None, progress: Reporter | None = None,
-            backend_options: Mapping[str, Any] | None = None) -> RunReport:
+            backend_options: Mapping[str, Any] | None = None, retries: int = 0,
+            time_limit: int | float | str | None = None) -> RunReport:
     """Run every required job that is not up to date.
+
+    ``retries`` is the default number of retries of a failed job (a rule's ``retries``
+    constraint wins); ``time_limit`` caps every job's time (seconds or text like ``"2h"``).
 
     Raises :class:`JobFailed` on the first failure (``keep_going=False``: running jobs are
     stopped and marked interrupted), an ``ExceptionGroup`` of them with ``keep_going=True``,
@@ -302,6 +344,9 @@ def execute(dag: DAG, resource_caps: Mapping[str, Any] | None = None, scheduler:
     from .autoclean import apply_clean, plan_clean
 
     reporter = progress if progress is not None else Reporter()
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ValueError(f"retries={retries!r}: give a non-negative number of retries, e.g. retries=2")
+    limit = None if time_limit is None else parse_time(time_limit)
     be = make_backend(backend, backend_options)
     caps = normalise_caps(resource_caps, be.capacity())
     if dry_run:
@@ -324,7 +369,8 @@ def execute(dag: DAG, resource_caps: Mapping[str, Any] | None = None, scheduler:
                                "they rerun now")
         if lock.fd is not None:
             be.hold(lock.fd, lock.record_jobs().add)
-        loop = RunLoop(dag, plan, Slots(caps), scheduler or default_scheduler, keep_going, be, reporter)
+        loop = RunLoop(dag, plan, Slots(caps), scheduler or default_scheduler, keep_going, be, reporter,
+                       retries, limit)
         report = loop.run()
         if autoclean:
             cp = plan_clean(dag, plan, set(report.failed) | set(report.skipped))

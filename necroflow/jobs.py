@@ -280,7 +280,8 @@ def run_loaded(jobset: JobSet, settings: RunSettings, reporter: Reporter | None 
     try:
         report = dag.execute(resource_caps=run_caps(settings), keep_going=settings.keep_going,
                              autoclean=settings.autoclean, backend=settings.backend, progress=reporter,
-                             backend_options=settings.model_dump())
+                             backend_options=settings.model_dump(), retries=settings.retries,
+                             time_limit=settings.time_limit)
     except JobFailed as e:
         errors = [e]
     except ExceptionGroup as eg:

@@ -56,10 +56,24 @@ class RunSettings(BaseSettings):
     slurm_submit_rate: PositiveFloat = Field(
         10.0, description="Maximum sbatch submissions per second."
     )
+    retries: int = Field(0, ge=0, description="Retries of a failed job, unless its rule says (NECROFLOW_RETRIES).")
+    time_limit: str | None = Field(
+        None, description="Most time any one job may run: seconds, '2h', '90m' or '1:30:00' (NECROFLOW_TIME_LIMIT)."
+    )
     dask_scheduler: str | None = Field(
         None,
         description="Address of a Dask scheduler (tcp://host:8786); none starts a local cluster.",
     )
+
+    @field_validator("time_limit", mode="before")
+    @classmethod
+    def _time_limit(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        from necroflow.constraints import parse_time
+
+        parse_time(value)  # raises ValueError with the accepted forms
+        return str(value)
 
     @field_validator("cores", mode="before")
     @classmethod

@@ -44,7 +44,8 @@ _cancelled: set[str] = set()
 _registry_lock = threading.Lock()
 
 
-def run_command(token: str, command: str, workdir: str, log_path: str) -> dict[str, Any]:
+def run_command(token: str, command: str, workdir: str, log_path: str,
+                time_limit: float | None = None) -> dict[str, Any]:
     """Run ``command`` through the shared shell runner; return its exit record."""
     start = time.time()
     with _registry_lock:
@@ -57,11 +58,11 @@ def run_command(token: str, command: str, workdir: str, log_path: str) -> dict[s
             return {"returncode": None, "signal": None, "start": start, "end": time.time(), "error": str(e)}
         _running[token] = proc.pid
     try:
-        exit = shell.reap(proc, start)
+        exit = shell.reap(proc, start, time_limit)
     finally:
         with _registry_lock:
             _running.pop(token, None)
-    if exit["signal"]:
+    if exit["signal"] or exit.get("timed_out"):
         shell.note_in_log(log_path, f"job {shell.describe(exit)}")
     exit["cancelled"] = token in _cancelled
     return exit
@@ -240,6 +241,7 @@ class DaskBackend(Backend):
             job.command,
             str(job.workdir),
             str(job.log_path),
+            job.constraints.get("time"),
             key=token,
             pure=False,
             retries=0,
@@ -273,7 +275,8 @@ class DaskBackend(Backend):
                 metrics={"job_id": token},
             )
         rec = future.result()
-        metrics = {k: rec.get(k) for k in ("start", "end", "wall", "cpu", "max_rss", "host")}
+        metrics = {k: rec.get(k) for k in ("start", "end", "wall", "cpu", "max_rss", "host", "timed_out", "time_limit")
+                   if k in rec}
         metrics.update(job_id=token, backend=self.name)
         rc, sig = rec["returncode"], rec["signal"]
         where = f"Dask task {token} on {rec.get('host')}"

@@ -56,11 +56,11 @@ class LocalBackend(Backend):
         threading.Thread(target=self._wait, args=(task, proc, start), daemon=True).start()
 
     def _wait(self, task: Task, proc: object, start: float) -> None:
-        exit = shell.reap(proc, start)  # type: ignore[arg-type]
+        exit = shell.reap(proc, start, task.constraints.get("time"))  # type: ignore[arg-type]
         with self._lock:
             self._procs.pop(task.key, None)
         message = shell.describe(exit)
-        if exit["signal"]:
+        if exit["signal"] or exit.get("timed_out"):
             shell.note_in_log(str(task.log_path), f"job {message}")
         metrics = {k: v for k, v in exit.items() if k not in ("returncode", "signal")}
         metrics["backend"] = self.name

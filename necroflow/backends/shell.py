@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from typing import Any
 
@@ -36,12 +37,50 @@ def spawn(command: str, workdir: str, log_path: str, pass_fds: tuple[int, ...] =
         os.close(fd)
 
 
-def reap(proc: subprocess.Popen[bytes], start: float) -> dict[str, Any]:
-    """Wait for the shell, stop what it left in its group, and return its exit and metrics."""
+#: Seconds between SIGTERM and SIGKILL when a job runs out of time.
+KILL_GRACE = 10.0
+
+
+class TimeLimit:
+    """Stops a job's process group once its time is up: SIGTERM, then SIGKILL after a grace."""
+
+    def __init__(self, pgid: int, seconds: float | None, grace: float = KILL_GRACE) -> None:
+        self.pgid, self.seconds, self.grace = pgid, seconds, grace
+        self.expired = False
+        self._timers: list[threading.Timer] = []
+        if seconds is not None:
+            self._arm(seconds, signal.SIGTERM)
+
+    def _arm(self, delay: float, sig: int) -> None:
+        t = threading.Timer(delay, self._fire, args=(sig,))
+        t.daemon = True
+        self._timers.append(t)
+        t.start()
+
+    def _fire(self, sig: int) -> None:
+        if sig == signal.SIGTERM:
+            self.expired = True
+            self._arm(self.grace, signal.SIGKILL)
+        try:
+            os.killpg(self.pgid, sig)
+        except OSError:
+            pass
+
+    def cancel(self) -> None:
+        for t in self._timers:
+            t.cancel()
+
+
+def reap(proc: subprocess.Popen[bytes], start: float, time_limit: float | None = None,
+         grace: float = KILL_GRACE) -> dict[str, Any]:
+    """Wait for the shell (stopping it at ``time_limit`` seconds), stop what it left in its
+    group, and return its exit and metrics (``timed_out`` when the limit stopped it)."""
+    limit = TimeLimit(proc.pid, time_limit, grace)
     try:
         os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
     except ChildProcessError:
         pass
+    limit.cancel()
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except OSError:
@@ -50,18 +89,23 @@ def reap(proc: subprocess.Popen[bytes], start: float) -> dict[str, Any]:
     proc.returncode = os.waitstatus_to_exitcode(status)  # keep Popen from reaping again
     end = time.time()
     sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
-    return {
+    exit = {
         "returncode": None if sig is not None else os.WEXITSTATUS(status), "signal": sig,
         "start": start, "end": end, "wall": round(end - start, 6),
         "cpu": round(ru.ru_utime + ru.ru_stime, 6), "max_rss": ru.ru_maxrss * 1024,
         "host": HOST, "job_id": str(proc.pid),
     }
+    if limit.expired:
+        exit.update(timed_out=True, time_limit=time_limit)
+    return exit
 
 
 def describe(exit: dict[str, Any], where: str = "") -> str:
     """The failure message for an exit record, "" for success: one wording on every backend."""
     sig, rc = exit.get("signal"), exit.get("returncode")
     suffix = f" ({where})" if where else ""
+    if exit.get("timed_out"):
+        return f"ran out of time after {format_time(exit.get('time_limit') or 0)}{suffix}"
     if sig:
         try:
             name = signal.Signals(sig).name
@@ -75,7 +119,20 @@ def describe(exit: dict[str, Any], where: str = "") -> str:
     return f"exit code {rc}{suffix}"
 
 
-def run(command: str, workdir: str, log_path: str) -> dict[str, Any]:
+def format_time(seconds: float) -> str:
+    """Seconds for people: 7200 -> '2h', 5400 -> '1h30m', 2 -> '2s' (as constraints are written)."""
+    s = int(-(-seconds // 1))
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s >= size:
+            parts.append(f"{s // size}{unit}")
+            s %= size
+    if s or not parts:
+        parts.append(f"{s}s")
+    return "".join(parts)
+
+
+def run(command: str, workdir: str, log_path: str, time_limit: float | None = None) -> dict[str, Any]:
     """Run to completion (what a Dask task or a SLURM job does); never raises for the command."""
     start = time.time()
     try:
@@ -83,8 +140,8 @@ def run(command: str, workdir: str, log_path: str) -> dict[str, Any]:
     except (OSError, ValueError) as e:
         note_in_log(log_path, f"could not start job: {e}")
         return {"returncode": None, "signal": None, "start": start, "end": time.time(), "error": str(e)}
-    exit = reap(proc, start)
-    if exit["signal"]:
+    exit = reap(proc, start, time_limit)
+    if exit["signal"] or exit.get("timed_out"):
         note_in_log(log_path, f"job {describe(exit)}")
     return exit
 

@@ -371,12 +371,16 @@ class SlurmBackend(Backend):
         else:
             what = "left the queue"
         message = f"SLURM job {t.job_id} {what} without writing its exit record {EXIT_RECORD}"
+        metrics: dict[str, Any] = {"job_id": t.job_id, "end": time.time(), "backend": self.name}
+        if t.last_state == "TIMEOUT" and not t.cancelled:  # worded as on every backend
+            limit = t.job.constraints.get("time")
+            metrics.update(timed_out=True, time_limit=limit)
+            message = shell.describe({"timed_out": True, "time_limit": limit or 0}, f"SLURM job {t.job_id} TIMEOUT")
         tail = last_lines(out)
         if tail:
             message += f"; {out.name} ends with: {tail}"
         else:
             message += f"; see {out}"
-        metrics: dict[str, Any] = {"job_id": t.job_id, "end": time.time(), "backend": self.name}
         self._finish(t, TaskResult(t.job.key, None, message=message, metrics=metrics))
 
     def _finish(self, t: _Tracked, result: TaskResult) -> None:

@@ -58,3 +58,12 @@ SlurmExtraArgsOpt = Annotated[str | None, typer.Option(
 DaskSchedulerOpt = Annotated[str | None, typer.Option(
         help="Dask scheduler address (tcp://host:8786); none starts a local cluster. "
              "(env NECROFLOW_DASK_SCHEDULER)")]
+
+RetriesOpt = Annotated[int | None, typer.Option(
+        "--retries", min=0, metavar="N",
+        help="Retry a failed job up to N times (a rule's own retries= wins). (env NECROFLOW_RETRIES)")]
+
+TimeLimitOpt = Annotated[str | None, typer.Option(
+        "--time-limit", metavar="TIME",
+        help="Stop any job running longer than TIME (seconds, 2h, 90m, 1:30:00) and fail it. "
+             "(env NECROFLOW_TIME_LIMIT)")]

@@ -33,10 +33,12 @@ from .options import (
     DryRunOpt,
     KeepGoingOpt,
     QuietOpt,
+    RetriesOpt,
     SlurmAccountOpt,
     SlurmExtraArgsOpt,
     SlurmPartitionOpt,
     SlurmPollIntervalOpt,
+    TimeLimitOpt,
     VerboseOpt,
 )
 
@@ -59,6 +61,8 @@ def run(
     slurm_poll_interval: SlurmPollIntervalOpt = None,
     slurm_extra_args: SlurmExtraArgsOpt = None,
     dask_scheduler: DaskSchedulerOpt = None,
+    retries: RetriesOpt = None,
+    time_limit: TimeLimitOpt = None,
 ) -> None:
     """Run every JOB.toml: build one DAG, run what is not up to date, link each combo's outputs.
 

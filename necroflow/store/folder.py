@@ -137,6 +137,23 @@ class NodeFolder:
 
         atomic_write(f"{self.rip}/dependencies.toml", tomli_w.dumps(doc))
 
+    def keep_attempt(self, attempt: int) -> str:
+        """Keep this attempt's log and metrics as ``.rip/attempts/N/`` (before a retry clears them)."""
+        where = f"{self.rip}/attempts/{attempt}"
+        os.makedirs(where, exist_ok=True)
+        for name in ("job.log", "metrics.json"):
+            src, dst = f"{self.rip}/{name}", f"{where}/{name}"
+            unlink_quietly(dst)
+            try:
+                os.link(src, dst)  # the next attempt writes new files; the link keeps this one's
+            except FileNotFoundError:
+                pass
+            except OSError:
+                data = read_bytes(src)
+                if data is not None:
+                    atomic_write(dst, data)
+        return where
+
     def clean_outputs(self, files: list[str]) -> list[str]:
         """Delete the outputs (autoclean), keep the records, mark ``cleaned``; returns what went."""
         removed = []
