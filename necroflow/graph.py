@@ -196,8 +196,8 @@ class DAG:
     def execute(self, resource_caps: dict[str, Any] | None = None, scheduler: Any = None,
                 keep_going: bool = False, autoclean: bool = False, dry_run: bool = False,
                 backend: Any = None, progress: Any = None, **options: Any) -> RunReport:
-        """Run whatever is not up to date.  See :func:`necroflow.execute.execute`."""
-        from .execute import execute
+        """Run whatever is not up to date.  See :func:`necroflow.runs.execute`."""
+        from .runs import execute
 
         return execute(self, resource_caps=resource_caps, scheduler=scheduler, keep_going=keep_going,
                        autoclean=autoclean, dry_run=dry_run, backend=backend, progress=progress, **options)

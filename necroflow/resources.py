@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+from typing import Any
 
 _SI = {"": 1, "K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4, "P": 1000**5}
 _BIN = {"Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4, "Pi": 1024**5}
@@ -63,3 +65,52 @@ def format_resource(n: int) -> str:
         if n >= _BIN[unit] and n % _BIN[unit] == 0:
             return f"{n // _BIN[unit]}{unit}"
     return str(n)
+
+
+_UNIT_TIME = re.compile(r"^(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
+_SLURM_TIME = re.compile(r"^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$")
+
+TIME_FORMS = ("seconds as a number (3600), a duration such as '2h', '90m', '45s', '1d' or '1h30m', "
+              "or SLURM time text: '90' (minutes), '1:30:00', '2-00:00:00'")
+
+
+def parse_time(value: Any) -> int:
+    """A time limit in whole seconds (rounded up): ``"2h"`` -> 7200, ``"1:30:00"`` -> 5400.
+
+    >>> parse_time(3600), parse_time("90m"), parse_time("2-00:00:00"), parse_time("90")
+    (3600, 5400, 172800, 5400)
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"invalid time {value!r}: expected {TIME_FORMS}")
+    if isinstance(value, (int, float)):
+        if not value > 0 or math.isinf(value):
+            raise ValueError(f"invalid time {value!r}: must be a positive number of seconds")
+        return math.ceil(value)
+    text = value.strip().lower().replace(" ", "")
+    seconds = _slurm_seconds(text)
+    if seconds is None:
+        m = _UNIT_TIME.match(text)
+        if not text or not m or not any(m.groups()):
+            raise ValueError(f"invalid time {value!r}: expected {TIME_FORMS}")
+        d, h, mi, s = (float(g) if g else 0.0 for g in m.groups())
+        seconds = math.ceil(((d * 24 + h) * 60 + mi) * 60 + s)
+    if seconds <= 0:
+        raise ValueError(f"invalid time {value!r}: must be longer than zero")
+    return seconds
+
+
+def _slurm_seconds(text: str) -> int | None:
+    """SLURM's forms: minutes, minutes:seconds, hours:minutes:seconds, days-hours[:minutes[:seconds]]."""
+    m = _SLURM_TIME.match(text)
+    if not m:
+        return None
+    days, a, b, c = m.groups()
+    n = [int(x) for x in (a, b, c) if x is not None]
+    if days is not None:  # days-hours[:minutes[:seconds]]
+        h, mi, s = (n + [0, 0])[:3]
+        return ((int(days) * 24 + h) * 60 + mi) * 60 + s
+    if len(n) == 1:
+        return n[0] * 60
+    if len(n) == 2:
+        return n[0] * 60 + n[1]
+    return (n[0] * 60 + n[1]) * 60 + n[2]

@@ -70,7 +70,7 @@ class RunSettings(BaseSettings):
     def _time_limit(cls, value: Any) -> Any:
         if value is None:
             return None
-        from necroflow.constraints import parse_time
+        from necroflow.resources import parse_time
 
         parse_time(value)  # raises ValueError with the accepted forms
         return str(value)

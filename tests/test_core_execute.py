@@ -27,7 +27,7 @@ from necroflow import (
     store,
 )
 from necroflow.backends.local import LocalBackend
-from necroflow.execute import normalise_caps
+from necroflow.runs import normalise_caps
 
 
 class Stamp(NodeType):

@@ -164,7 +164,7 @@ def test_every_job_records_metrics(tmp_path: Path) -> None:
 
 
 def _silent() -> Any:
-    from necroflow.execute import Reporter
+    from necroflow import Reporter
 
     return Reporter(stream=open("/dev/null", "w"), verbose=0)  # noqa: SIM115 - closed at exit
 

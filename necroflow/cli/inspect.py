@@ -160,10 +160,10 @@ def report(
     from ..report import write_report
 
     directory = _outdir(outdir)
-    dag = _load(jobs, directory).dag if jobs else None
+    jobset = _load(jobs, directory) if jobs else None  # the job files' own combos label the jobs
     with _guard():
         try:
-            path = write_report(directory, output, dag=dag, title=title)
+            path = write_report(directory, output, jobset=jobset, title=title)
         except FileNotFoundError as e:
             raise fail(str(e)) from None
     typer.echo(f"wrote {path}")

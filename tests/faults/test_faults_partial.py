@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 from faultlib import WORKLOAD, read_state
 
-from necroflow import Reporter
-from necroflow.execute import JobFailed
+from necroflow import JobFailed, Reporter
 from necroflow.jobs import JobSet, load_jobs
 from necroflow.plan import make_plan
 

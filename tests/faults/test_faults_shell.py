@@ -146,7 +146,7 @@ def toml_string(v: str) -> str:
 @pytest.mark.parametrize("bad", ["x\0y"])
 def test_nul_in_a_value_fails_the_job_cleanly(tmp_path: Path, bad: str) -> None:
     """No argv can carry NUL: the job fails with a message; the run does not crash."""
-    from necroflow.execute import JobFailed
+    from necroflow import JobFailed
 
     R = rules()
     P = Pipeline()
