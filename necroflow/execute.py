@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .backends import Backend, Task, TaskResult
-from .command import render
+from .containers import ContainerError
+from .launch import job_command
 from .plan import Plan
 from .provenance import consumed_inputs, provenance
 from .ready import ReadySet
 from .recorder import Outcome, Recorder
 from .reporting import Interrupted, JobFailed, Reporter, RunReport, log_tails
 from .schedule import ReadyQueue, Remaining, Scheduler
-from .script_rules import job_data
 from .signals import SignalGuard
 from .slots import SOLO, WAIT, Slots
 from .store import INTERRUPTED, Barrier, IndexEntry, NodeFolder, Outdir
@@ -142,23 +142,24 @@ class RunLoop:
         folder = self.outdir.node(job.key)
         try:
             folder.begin(job.rule.filenames)
-            prep_error: OSError | None = None
+            prep_error: Exception | None = None
         except OSError as e:  # e.g. disk full: this job fails like any other; no crash, no traceback
             prep_error = e
         threads = values["threads"]
-        if job.rule.script is not None and prep_error is None:
+        attempt = self.attempts.get(job.fingerprint, 1)
+        command = ""
+        if prep_error is None:
             try:
-                folder.write_script_job(job_data(job, self.dag.folder, threads))
-            except OSError as e:
+                command = job_command(job, folder, self.dag.folder, self.outdir.root, values, attempt)
+            except (OSError, ContainerError) as e:
                 prep_error = e
-        task = Task(key=job.key, rule=job.rule.name, command=render(job, self.dag.folder, threads, values),
-                    workdir=_path(folder.path), rip=_path(folder.rip), log_path=_path(folder.log_path),
-                    constraints=values, attempt=self.attempts.get(job.fingerprint, 1))
+        task = Task(key=job.key, rule=job.rule.name, command=command, workdir=_path(folder.path),
+                    rip=_path(folder.rip), log_path=_path(folder.log_path), constraints=values, attempt=attempt)
         self.slots.take(demand, solo)
         self.running[job.key] = _Running(job, folder, demand, threads)
         self.reporter.on_start(job)
         if prep_error is not None:
-            self.events.put(TaskResult(job.key, None, message=f"could not prepare its folder {folder.path}: {prep_error}"))
+            self.events.put(TaskResult(job.key, None, message=f"could not be prepared ({folder.path}): {prep_error}"))
             return
         self.backend.submit(task)
 

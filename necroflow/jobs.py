@@ -20,6 +20,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from .containers import ContainerError, default_container, use_runtime
 from .graph import DAG, GLOB_CHARS, Pipeline
 from .links import combo_rows, link_combos
 from .missing import MissingFile, missing_files_as_warnings, missing_source_error, missing_warnings
@@ -142,22 +143,29 @@ def build_pipeline(combo: Combo, base: Path | None = None) -> Pipeline:
 
 
 def load_jobs(paths: Sequence[str | os.PathLike[str]], outdir: str | os.PathLike[str],
-              base: Path | None = None, *, missing_files_ok: bool = False) -> JobSet:
+              base: Path | None = None, *, missing_files_ok: bool = False, container: str | None = None,
+              container_runtime: str | None = None) -> JobSet:
     """Validate job files and build one shared DAG.  Raises ConfigError on any bad input.
 
     Every combo's pipeline goes into the same DAG, so a job that several combos (or
     several job files) share is one job and runs once.  ``missing_files_ok`` (``necroflow
     validate``): input files that do not exist yet are ``jobset.warnings``, not errors.
+    ``container`` is the image for rules that name none (a job file's ``.container`` wins);
+    ``container_runtime`` the runtime that runs (and identifies) images.
     """
     combos = load_combos([str(p) for p in paths])
+    use_runtime(container_runtime)
     dag = DAG(outdir)
     runs: list[ComboRun] = []
     missing: list[tuple[Combo, MissingFile]] = []
     for combo in combos:
-        with missing_files_as_warnings(missing_files_ok) as found:
+        with missing_files_as_warnings(missing_files_ok) as found, default_container(combo.container or container):
             P = build_pipeline(combo, base)
             _check_requests(P, combo)
-            dag.add(P, combo.requests)
+            try:
+                dag.add(P, combo.requests)  # fingerprints: source files hashed, images identified
+            except ContainerError as e:
+                raise ConfigError(str(e), file=combo.source, combo=combo.name) from None
         missing += [(combo, m) for m in found]
         runs.append(ComboRun(combo, P, dag.pipeline_requests[-1]))
     jobset = JobSet(dag, runs, missing_warnings(missing))
@@ -258,7 +266,9 @@ def run_jobs(paths: Sequence[str | os.PathLike[str]], settings: RunSettings,
     """
     if settings.outdir is None:
         raise ConfigError("no output directory: pass --outdir DIR (or set NECROFLOW_OUTDIR)")
-    return run_loaded(load_jobs(paths, settings.outdir, base), settings, reporter)
+    jobset = load_jobs(paths, settings.outdir, base, container=settings.container,
+                       container_runtime=settings.container_runtime)
+    return run_loaded(jobset, settings, reporter)
 
 
 def run_loaded(jobset: JobSet, settings: RunSettings, reporter: Reporter | None = None) -> RunOutcome:

@@ -37,10 +37,10 @@ class Job:
     """
 
     __slots__ = ("rule", "params", "params_json", "inputs", "edges", "outputs", "fingerprint", "key",
-                 "order", "outdir", "deferred", "sources", "__weakref__")
+                 "order", "outdir", "deferred", "sources", "container", "container_id", "__weakref__")
 
     def __init__(self, rule: Rule, params: dict[str, Any], params_json: str,
-                 inputs: dict[str, Node | tuple[Node, ...]]) -> None:
+                 inputs: dict[str, Node | tuple[Node, ...]], container: str | None = None) -> None:
         self.rule = rule
         self.params = params
         self.params_json = params_json
@@ -60,7 +60,9 @@ class Job:
         # call that reads source files (or has a parent that does) waits until its
         # fingerprint is first needed: hashing them is the DAG's business (see sources.py).
         self.sources: dict[str, str] | None = None  # source param -> content hash, once known
-        deferred = rule.deferred
+        self.container = container  # the image its command runs in (by name), if any
+        self.container_id: str | None = None  # that image's content id, once known
+        deferred = rule.deferred or container is not None
         if not deferred:
             parents = []
             for slot, n in self.edges:
@@ -86,14 +88,23 @@ class Job:
 
     def _resolve(self) -> None:
         """Compute a deferred fingerprint (every parent's is known by now)."""
+        from .fingerprint import dumps
+
         rule = self.rule
         params_json = self.params_json
+        identity: dict[str, Any] = {}
         if rule.sources:
-            from .fingerprint import dumps
             from .missing import source_hash
 
             self.sources = {k: source_hash(self.params[k]) for k in sorted(rule.sources)}
-            params_json = dumps({**self.params, **{k: {"source_sha256": h} for k, h in self.sources.items()}})
+            identity.update({k: {"source_sha256": h} for k, h in self.sources.items()})
+        if self.container is not None:
+            from .containers import image_id
+
+            self.container_id = image_id(rule.name, self.container)[1]
+            identity[".container"] = self.container_id  # no param can be named so: identifiers only
+        if identity:
+            params_json = dumps({**self.params, **identity})
         parents = [(slot, n.job.fingerprint, n.label) for slot, n in self.edges]
         self.fingerprint = call_fingerprint(rule.digest, params_json, parents)
         self.key = f"{rule.name}/{self.fingerprint[:16]}"

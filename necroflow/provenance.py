@@ -30,6 +30,8 @@ def provenance(job: Job, consumed: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "params": job.params,
         "inputs": {slot: {k: v for k, v in c.items() if v is not None} for slot, c in consumed.items()},
     }
+    if job.container is not None:
+        doc["container"] = {"image": job.container, "id": job.container_id}
     if job.sources:
         doc["sources"] = {k: {"path": job.params[k], "sha256": h} for k, h in job.sources.items()}
     upstream: dict[str, Any] = {}

@@ -14,6 +14,7 @@ from typing import Any
 
 from .command import TemplateError, parse_template
 from .constraints import Constraints
+from .containers import current_default
 from .declare import RuleError, return_outputs, signature_inputs
 from .fingerprint import UnhashableParam, canonical, dumps, rule_digest
 from .missing import MissingSourceFile, note_missing
@@ -57,12 +58,16 @@ class Rule:
     def __init__(self, name: str, inputs: Mapping[str, Any], outputs: Mapping[str, Any], command: str,
                  constraints: Mapping[str, Any] | None = None, description: str = "",
                  order: list[str] | None = None, multi: bool | None = None,
-                 defaults: Mapping[str, Any] | None = None, script: Script | None = None) -> None:
+                 defaults: Mapping[str, Any] | None = None, script: Script | None = None,
+                 container: str | None = None) -> None:
         if not isinstance(name, str) or not _NAME_RE.match(name):
             raise RuleError(f"rule name {name!r} must be an identifier (letters, digits, _)")
         check_component(name, "rule name")
         self.name = name
         self.script = script
+        if container is not None and (not isinstance(container, str) or not container.strip()):
+            raise RuleError(f"rule {name!r}: container={container!r} must name an image, e.g. 'ubuntu:24.04'")
+        self.container = container  # its image, by name; the fingerprint takes its content id
         if script is not None:
             command = script.digest_text  # the fingerprint sees the script's content, not its path
         if not isinstance(command, str):
@@ -194,7 +199,7 @@ class Rule:
                                else canonical(value, f"rule {self.name!r}: param {key!r}"))
             except UnhashableParam as e:
                 raise TypeError(str(e)) from None
-        job = Job(self, params, dumps(params), parents)
+        job = Job(self, params, dumps(params), parents, self.container or current_default())
         if self.multi:
             return tuple(job.outputs.values())
         return next(iter(job.outputs.values()))
@@ -296,9 +301,10 @@ class Rules:
 
     def register(self, name: str, inputs: Mapping[str, Any] | None = None, outputs: Mapping[str, Any] | None = None,
                  command: str = "", constraints: Mapping[str, Any] | None = None,
-                 description: str = "") -> Rule:
+                 description: str = "", container: str | None = None) -> Rule:
         """Declare a rule: ``R.register("align", Inputs(fastq=Fastq, ref=str), Outputs(bam=Bam), cmd)``."""
-        return self._add(Rule(name, dict(inputs or {}), dict(outputs or {}), command, constraints, description))
+        return self._add(Rule(name, dict(inputs or {}), dict(outputs or {}), command, constraints, description,
+                              container=container))
 
     def _add(self, rule: Rule) -> Rule:
         if rule.name in self._rules:
@@ -308,7 +314,8 @@ class Rules:
         self._rules[rule.name] = rule
         return rule
 
-    def command(self, command: str, **constraints: Any) -> Callable[[Callable[..., Any]], Rule]:
+    def command(self, command: str, *, container: str | None = None, **constraints: Any
+                ) -> Callable[[Callable[..., Any]], Rule]:
         """Decorator form: the function's parameters are inputs/params, its return annotation
         ``Type[label]`` (or a tuple of them) the outputs, its docstring the description."""
         frame = sys._getframe(1)
@@ -316,11 +323,11 @@ class Rules:
         del frame
 
         def decorate(fn: Callable[..., Any]) -> Rule:
-            return self._decorated(fn, ns, command, constraints)
+            return self._decorated(fn, ns, command, constraints, container=container)
 
         return decorate
 
-    def script(self, path: str, *, python: str | None = None, **constraints: Any
+    def script(self, path: str, *, python: str | None = None, container: str | None = None, **constraints: Any
                ) -> Callable[[Callable[..., Any]], Rule]:
         """Decorator: a rule that runs a script (path relative to the declaring file) instead
         of a command; see :mod:`necroflow.script_rules`.  ``python`` names the interpreter
@@ -334,19 +341,20 @@ class Rules:
         def decorate(fn: Callable[..., Any]) -> Rule:
             name = fn.__name__
             script = load_script(path, base, name, python)
-            return self._decorated(fn, ns, "", constraints, script)
+            return self._decorated(fn, ns, "", constraints, script, container)
 
         return decorate
 
     def _decorated(self, fn: Callable[..., Any], ns: dict[str, Any], command: str,
-                   constraints: dict[str, Any], script: Script | None = None) -> Rule:
+                   constraints: dict[str, Any], script: Script | None = None, container: str | None = None) -> Rule:
         name = fn.__name__
         where = f"rule {name!r}"
         local_ns = {**fn.__globals__, **ns}
         inputs, defaults = signature_inputs(fn, local_ns, where)
         outputs, multi = return_outputs(fn, local_ns, where)
         return self._add(Rule(name, inputs, outputs, command, Constraints(name, **constraints),
-                              inspect.getdoc(fn) or "", multi=multi, defaults=defaults, script=script))
+                              inspect.getdoc(fn) or "", multi=multi, defaults=defaults, script=script,
+                              container=container))
 
     def __getattr__(self, name: str) -> Rule:
         rules = self.__dict__.get("_rules", {})

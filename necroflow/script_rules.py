@@ -40,6 +40,7 @@ class Script:
     sha256: str  # of its content, when the rule was declared
     interpreter: tuple[str, ...]  # e.g. ("/usr/bin/python3",) or ("/usr/bin/env", "Rscript")
     python: bool  # reads its data through necroflow.script (and $NECROFLOW_JOB)
+    chosen: bool = False  # the rule named its interpreter (python=...)
 
     @property
     def digest_text(self) -> str:
@@ -59,7 +60,7 @@ def load_script(path: str, base: Path, rule: str, python: str | None) -> Script:
     shebang = shlex.split(first[2:]) if first.startswith("#!") else []
     is_python = python is not None or not shebang or any("python" in os.path.basename(w) for w in shebang)
     interpreter = (python or sys.executable,) if is_python else tuple(shebang)
-    return Script(str(full), hashlib.sha256(data).hexdigest(), interpreter, is_python)
+    return Script(str(full), hashlib.sha256(data).hexdigest(), interpreter, is_python, python is not None)
 
 
 def job_data(job: Job, folder_of: Any, threads: int) -> dict[str, Any]:
@@ -81,13 +82,31 @@ def _env_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def script_command(script: Script, json_path: str, data: dict[str, Any]) -> str:
-    """The shell command that runs a script job (every value quoted)."""
+def script_command(script: Script, json_path: str, data: dict[str, Any], pylib: str | None = None) -> str:
+    """The shell command that runs a script job (every value quoted).
+
+    ``pylib`` (inside a container) is a folder holding ``necroflow/script.py``, put on the
+    script's ``PYTHONPATH``; its interpreter is then the image's ``python3`` unless the rule
+    named one.
+    """
     q = shlex.quote
     env = [f"{JOB_ENV}={q(json_path)}"]
+    interpreter = script.interpreter
+    if pylib is not None and script.python:
+        env.append(f"PYTHONPATH={q(pylib)}")
+        if not script.chosen:
+            interpreter = ("python3",)
     if not script.python:
         for kind, values in (("INPUT", data["inputs"]), ("OUTPUT", data["outputs"]), ("PARAM", data["params"])):
             env += [f"NECROFLOW_{kind}_{k.upper()}={q(_env_text(v))}" for k, v in values.items()]
         env.append(f"NECROFLOW_THREADS={data['threads']}")
-    argv = [*script.interpreter, script.path] + ([] if script.python else [json_path])
+    argv = [*interpreter, script.path] + ([] if script.python else [json_path])
     return " ".join(env) + " exec " + " ".join(q(a) for a in argv)
+
+
+def script_library() -> dict[str, str]:
+    """The files that let ``from necroflow.script import job`` work where necroflow is not
+    installed (inside a container): a package holding only that module."""
+    from . import script
+
+    return {"necroflow/__init__.py": "", "necroflow/script.py": Path(script.__file__).read_text()}

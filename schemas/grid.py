@@ -55,6 +55,7 @@ class Combo:
     params: dict[str, Any]
     source: Path
     axes: list[tuple[str, Any]]
+    container: str | None = None  # the job file's default container image ('.container')
 
     def __hash__(self) -> int:  # a combo is identified by its job file and folder name
         return hash((str(self.source), self.name))
@@ -192,6 +193,7 @@ def expand(job: JobDocument) -> list[Combo]:
                 params=_build(job.document, (), True, assign),
                 source=job.source,
                 axes=[(a.key, _copy(a.values[i])) for a, i in zip(axes, choice, strict=True)],
+                container=job.container,
             )
         )
     return combos

@@ -29,7 +29,8 @@ from .naming import canonical
 PIPELINE_KEY = ".pipeline"
 PIPELINE_GRID_KEY = ".pipeline__grid"
 REQUESTS_KEY = ".requests"
-METADATA_KEYS: tuple[str, ...] = (PIPELINE_KEY, PIPELINE_GRID_KEY, REQUESTS_KEY)
+CONTAINER_KEY = ".container"
+METADATA_KEYS: tuple[str, ...] = (PIPELINE_KEY, PIPELINE_GRID_KEY, REQUESTS_KEY, CONTAINER_KEY)
 
 PIPELINE_PATTERN = r"^[^:]+\.py:[A-Za-z_][A-Za-z0-9_]*$"
 LABEL_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -115,6 +116,17 @@ class JobFile(BaseModel):
         ),
         examples=[["counts", "qc"]],
     )
+    container: str | None = Field(
+        None,
+        alias=".container",
+        min_length=1,
+        title="default container image",
+        description=(
+            "The container image that rules naming none of their own run in (e.g. "
+            "'docker.io/library/ubuntu:24.04'). Its content id is part of every such job's hash."
+        ),
+        examples=["docker.io/biocontainers/samtools:1.16"],
+    )
 
 
 @dataclass(frozen=True)
@@ -131,6 +143,7 @@ class JobDocument:
     requests: list[str] | None
     params: dict[str, Any]
     document: dict[str, Any] = field(repr=False)
+    container: str | None = None
 
     def __hash__(self) -> int:  # the parsed tables are dicts; the file identifies the job
         return hash((str(self.source), self.pipeline, tuple(self.pipeline_grid or ())))
@@ -260,7 +273,7 @@ def job_from_dict(document: dict[str, Any], source: str | os.PathLike[str]) -> J
     raise_errors(errors)
     assert parsed is not None
     return JobDocument(source=src, pipeline=parsed.pipeline, pipeline_grid=parsed.pipeline_grid,
-                       requests=parsed.requests, params=params, document=document)
+                       requests=parsed.requests, params=params, document=document, container=parsed.container)
 
 
 def _split_metadata(document: dict[str, Any], src: Path, errors: list[ConfigError]

@@ -60,6 +60,12 @@ class RunSettings(BaseSettings):
     time_limit: str | None = Field(
         None, description="Most time any one job may run: seconds, '2h', '90m' or '1:30:00' (NECROFLOW_TIME_LIMIT)."
     )
+    container: str | None = Field(
+        None, description="Container image for rules that name none (NECROFLOW_CONTAINER); a job file's .container wins."
+    )
+    container_runtime: str | None = Field(
+        None, description="podman, docker, apptainer or singularity (or a path); default: the first found."
+    )
     dask_scheduler: str | None = Field(
         None,
         description="Address of a Dask scheduler (tcp://host:8786); none starts a local cluster.",

@@ -81,11 +81,17 @@ def _settings(**flags: Any) -> Any:
         return load_settings(**flags)
 
 
-def _load(jobs: list[Path], outdir: Path, missing_files_ok: bool = False) -> Any:
+def _load(jobs: list[Path], outdir: Path, missing_files_ok: bool = False, container: str | None = None,
+          container_runtime: str | None = None) -> Any:
+    """Load job files; the container settings (flags, else NECROFLOW_CONTAINER and
+    NECROFLOW_CONTAINER_RUNTIME) matter to every command, since images enter the hashes."""
     from ..jobs import load_jobs
 
+    container = container or os.environ.get("NECROFLOW_CONTAINER", "").strip() or None
+    container_runtime = container_runtime or os.environ.get("NECROFLOW_CONTAINER_RUNTIME", "").strip() or None
     with _guard():
-        return load_jobs(jobs, outdir, missing_files_ok=missing_files_ok)
+        return load_jobs(jobs, outdir, missing_files_ok=missing_files_ok, container=container,
+                         container_runtime=container_runtime)
 
 
 def _outdir_or_none(flag: Path | None) -> Path | None:

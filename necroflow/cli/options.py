@@ -67,3 +67,13 @@ TimeLimitOpt = Annotated[str | None, typer.Option(
         "--time-limit", metavar="TIME",
         help="Stop any job running longer than TIME (seconds, 2h, 90m, 1:30:00) and fail it. "
              "(env NECROFLOW_TIME_LIMIT)")]
+
+ContainerOpt = Annotated[str | None, typer.Option(
+        "--container", metavar="IMAGE",
+        help="Run rules that name no container in IMAGE (a job file's .container wins). "
+             "(env NECROFLOW_CONTAINER)")]
+
+ContainerRuntimeOpt = Annotated[str | None, typer.Option(
+        "--container-runtime", metavar="podman|docker|apptainer|singularity",
+        help="The container runtime (or its path); default: the first found on PATH. "
+             "(env NECROFLOW_CONTAINER_RUNTIME)")]

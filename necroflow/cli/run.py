@@ -28,6 +28,8 @@ from .options import (
     AutocleanOpt,
     BackendOpt,
     ConstraintOpt,
+    ContainerOpt,
+    ContainerRuntimeOpt,
     CoresOpt,
     DaskSchedulerOpt,
     DryRunOpt,
@@ -63,6 +65,8 @@ def run(
     dask_scheduler: DaskSchedulerOpt = None,
     retries: RetriesOpt = None,
     time_limit: TimeLimitOpt = None,
+    container: ContainerOpt = None,
+    container_runtime: ContainerRuntimeOpt = None,
 ) -> None:
     """Run every JOB.toml: build one DAG, run what is not up to date, link each combo's outputs.
 
@@ -82,7 +86,8 @@ def run(
     settings = _settings(constraints=list(constraint) if constraint else None, **flags)
     if settings.outdir is None:
         raise fail("no output directory: pass --outdir DIR (or set NECROFLOW_OUTDIR)")
-    jobset = _load(jobs, settings.outdir)
+    jobset = _load(jobs, settings.outdir, container=settings.container,
+                   container_runtime=settings.container_runtime)
     if settings.dry_run:
         with _guard():
             outcome = _api().run_loaded(jobset, settings)

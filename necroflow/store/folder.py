@@ -68,6 +68,14 @@ class NodeFolder:
         """Where a script rule's job data (JSON) lives."""
         return f"{self.rip}/script-job.json"
 
+    def write_library(self, files: dict[str, str]) -> str:
+        """Write ``.rip/pylib/`` (files by relative path) for a script in a container; returns it."""
+        root = f"{self.rip}/pylib"
+        for rel, text in files.items():
+            os.makedirs(os.path.dirname(f"{root}/{rel}"), exist_ok=True)
+            atomic_write(f"{root}/{rel}", text)
+        return root
+
     def write_script_job(self, data: dict[str, Any]) -> str:
         atomic_write(self.script_job_path, json.dumps(data, indent=1, sort_keys=True))
         return self.script_job_path
