@@ -111,7 +111,7 @@ def test_committed_job_schema_accepts_good_and_rejects_bad(schema_file: str) -> 
 
 def test_schema_documents_the_metadata_for_completion() -> None:
     props = committed("job.schema.json")["properties"]
-    assert set(props) == {".pipeline", ".pipeline__grid", ".requests"}
+    assert set(props) == {".pipeline", ".pipeline__grid", ".requests", ".container"}
     assert all(len(p["description"]) > 40 for p in props.values())
     schema_text = json.dumps(committed("job.schema.json"))
     assert '"null"' not in schema_text and "$defs" not in schema_text

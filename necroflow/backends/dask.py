@@ -24,7 +24,6 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from necroflow.backends import shell
@@ -233,7 +232,6 @@ class DaskBackend(Backend):
     def submit(self, job: Task) -> None:
         client = self._connect()
         wanted = self.task_resources(job.constraints)
-        Path(job.log_path).write_bytes(b"")  # the log holds this attempt only, as on the local backend
         token = f"necroflow-{job.key.replace('/', '-')}-{uuid.uuid4().hex[:8]}"
         future = client.submit(
             run_command,

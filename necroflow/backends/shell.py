@@ -147,11 +147,17 @@ def run(command: str, workdir: str, log_path: str, time_limit: float | None = No
 
 
 def note_in_log(log_path: str, text: str) -> None:
+    """Append necroflow's own line to a job log (never through a symlink planted there)."""
     try:
-        with open(log_path, "ab") as log:
-            log.write(f"\nnecroflow: {text}\n".encode())
+        fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError:
+        return
+    try:
+        os.write(fd, f"\nnecroflow: {text}\n".encode(errors="replace"))
     except OSError:
         pass
+    finally:
+        os.close(fd)
 
 
 def write_exit(path: str, exit: dict[str, Any]) -> None:

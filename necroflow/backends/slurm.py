@@ -246,7 +246,6 @@ class SlurmBackend(Backend):
         rip = Path(job.rip)
         rip.mkdir(parents=True, exist_ok=True)
         (rip / EXIT_RECORD).unlink(missing_ok=True)  # a record from an earlier run must not count
-        Path(job.log_path).write_bytes(b"")  # the log holds this attempt only, as on the local backend
         output = str(rip).replace("%", "%%") + "/" + SCHEDULER_OUTPUT  # sbatch expands % patterns
         name = "nf-" + job.key.replace("/", "-")
         options = [
