@@ -22,11 +22,11 @@ from .plan import Plan
 from .provenance import consumed_inputs, provenance
 from .ready import ReadySet
 from .recorder import Outcome, Recorder
-from .reporting import Interrupted, JobFailed, Reporter, RunReport, log_tails
+from .reporting import CancelToken, Interrupted, JobFailed, Reporter, RunReport, log_tails
 from .schedule import ReadyQueue, Remaining, Scheduler
 from .signals import SignalGuard
 from .slots import SOLO, WAIT, Slots
-from .store import INTERRUPTED, Barrier, IndexEntry, NodeFolder, Outdir
+from .store import INTERRUPTED, Barrier, EventLog, IndexEntry, NodeFolder, Outdir
 from .types import Log
 
 if TYPE_CHECKING:
@@ -52,7 +52,8 @@ class RunLoop:
     """One run of a plan's ``to_run`` jobs."""
 
     def __init__(self, dag: DAG, plan: Plan, slots: Slots, scheduler: Scheduler, keep_going: bool,
-                 backend: Backend, reporter: Reporter, retries: int = 0, time_limit: int | None = None) -> None:
+                 backend: Backend, reporter: Reporter, retries: int = 0, time_limit: int | None = None,
+                 cancel: CancelToken | None = None) -> None:
         self.dag, self.plan, self.slots, self.keep_going = dag, plan, slots, keep_going
         self.retries, self.time_limit = retries, time_limit  # run-wide defaults / caps
         self.backend, self.reporter = backend, reporter
@@ -69,6 +70,9 @@ class RunLoop:
         self.index_updates: dict[str, IndexEntry] = {}  # jobs recorded up to date in this run
         self.uncommitted: list[Outcome] = []  # recorded, their state not yet written (see store.durable)
         self.barrier: Barrier | None = None
+        self.log = EventLog(self.outdir.rip, self.report.run_id)  # the feed watchers (the GUI) tail
+        if cancel is not None:
+            cancel.attach(self.events)
         self.attempts: dict[str, int] = {}  # fingerprint -> the attempt running or next (1 first)
         self.history: dict[str, list[str]] = {}  # fingerprint -> why each failed attempt failed
         self.stopping = False
@@ -77,6 +81,8 @@ class RunLoop:
         t0 = time.monotonic()
         self.backend.start(self.events)
         self.barrier = Barrier(self.outdir.root)
+        self.log.write(state="running", jobs=len(self.plan.to_run))
+        outcome = "failed"
         try:
             with SignalGuard() as guard:
                 try:
@@ -92,7 +98,9 @@ class RunLoop:
                         self.launch()
                     self.commit(final=True)
                     guard.raise_pending()
+                    outcome = "failed" if self.report.failed else "succeeded"
                 except (KeyboardInterrupt, Interrupted):
+                    outcome = "cancelled"
                     self.abort(grace=1.0)
                     raise
                 except BaseException:
@@ -102,6 +110,8 @@ class RunLoop:
             self.recorder.shutdown()
             self.backend.stop()
             self.barrier.close()
+            self.log.write(state=outcome, ran=len(self.report.ran), failed=len(self.report.failed))
+            self.log.close()
             self.report.elapsed = time.monotonic() - t0
         done = set(self.report.ran) | set(self.report.failed)
         self.report.skipped = [j.key for j in self.plan.to_run if j.key not in done]
@@ -157,6 +167,7 @@ class RunLoop:
                     rip=_path(folder.rip), log_path=_path(folder.log_path), constraints=values, attempt=attempt)
         self.slots.take(demand, solo)
         self.running[job.key] = _Running(job, folder, demand, threads)
+        self.log.job(job.key, "running")
         self.reporter.on_start(job)
         if prep_error is not None:
             self.events.put(TaskResult(job.key, None, message=f"could not be prepared ({folder.path}): {prep_error}"))
@@ -178,6 +189,8 @@ class RunLoop:
         elif isinstance(ev, Outcome):
             self.recorder.took()
             self.finish(ev)
+        elif isinstance(ev, CancelToken):
+            raise KeyboardInterrupt  # stopped from another thread: exactly what Ctrl-C does
         elif isinstance(ev, BaseException):
             raise ev
 
@@ -232,12 +245,14 @@ class RunLoop:
                 continue  # the state could not be written: the job reruns next time, nothing is trusted
             if entry is not None:
                 self.index_updates[outcome.job.key] = entry
+            self.log.job(outcome.job.key, "up_to_date")
         if final and (batch or self.barrier.count):
             self.barrier.sync()
 
     def fail(self, job: Job, reason: str) -> None:
         folder = self.outdir.node(job.key)
         self.report.failed.append(job.key)
+        self.log.job(job.key, "failed")
         self.ready.fail(job)
         sections = [(folder.log_path, folder.log_tail())]
         for t in job.rule.outputs.values():  # a log the command wrote itself (2> {log}) says more
@@ -261,6 +276,7 @@ class RunLoop:
                         run.folder.write_state(INTERRUPTED)
                     except OSError:
                         pass
+                    self.log.job(run.job.key, "interrupted")
                 self.running.clear()
         # Jobs already finished whose records are being written: let them complete.  Wait on
         # the futures, not on a count of events: an event taken off the queue just as a

@@ -159,6 +159,22 @@ class DAG:
         self.pipeline_requests.append(mine)
         return self
 
+    def only(self, keys: Iterable[str]) -> DAG:
+        """A DAG over the same outdir that requests just the jobs ``keys`` (``rule/hash16``)
+        and so needs only them and their ancestors.  An unknown key is a KeyError."""
+        by_key = {j.key: j for j in self.jobs.values()}
+        sub = DAG(self.outdir)
+        sub.sources = self.sources
+        for key in keys:
+            job = by_key.get(key)
+            if job is None:
+                raise KeyError(f"no job {key!r} in this DAG")
+            for n in job.outputs.values():
+                sub.requested[n.relpath] = n
+        need = [j for j in walk_jobs(n.job for n in sub.requested.values())]
+        sub.jobs = {j.fingerprint: j for j in need}
+        return sub
+
     def folder(self, job: Job) -> str:
         """``outdir/{rule}/{hash16}`` of a job, as text."""
         return f"{self.root}/{job.key}"

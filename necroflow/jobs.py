@@ -33,7 +33,7 @@ from .store import Outdir
 
 if TYPE_CHECKING:
     from .plan import Plan
-    from .reporting import Reporter, RunReport
+    from .reporting import CancelToken, Reporter, RunReport
     from .schemas import RunSettings
 
 
@@ -271,10 +271,11 @@ def run_jobs(paths: Sequence[str | os.PathLike[str]], settings: RunSettings,
     return run_loaded(jobset, settings, reporter)
 
 
-def run_loaded(jobset: JobSet, settings: RunSettings, reporter: Reporter | None = None) -> RunOutcome:
+def run_loaded(jobset: JobSet, settings: RunSettings, reporter: Reporter | None = None,
+               cancel: CancelToken | None = None, targets: Sequence[str] | None = None) -> RunOutcome:
     """:func:`run_jobs` for job files already loaded (the CLI tells load errors from run errors)."""
     assert settings.outdir is not None
-    dag = jobset.dag
+    dag = jobset.dag if not targets else jobset.dag.only(targets)
     if settings.dry_run:
         plan = dag.plan(scan_orphans=settings.autoclean)
         outcome = RunOutcome(jobset, plan, combo_rows=combo_rows(jobset, plan))
@@ -291,7 +292,7 @@ def run_loaded(jobset: JobSet, settings: RunSettings, reporter: Reporter | None 
         report = dag.execute(resource_caps=run_caps(settings), keep_going=settings.keep_going,
                              autoclean=settings.autoclean, backend=settings.backend, progress=reporter,
                              backend_options=settings.model_dump(), retries=settings.retries,
-                             time_limit=settings.time_limit)
+                             time_limit=settings.time_limit, cancel=cancel)
     except JobFailed as e:
         errors = [e]
     except ExceptionGroup as eg:

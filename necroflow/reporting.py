@@ -37,6 +37,26 @@ class Interrupted(BaseException):
         super().__init__(f"interrupted by signal {signal.Signals(signum).name}")
 
 
+class CancelToken:
+    """Stops a run from another thread (the GUI's cancel button) as Ctrl-C would: its running
+    jobs are stopped and marked interrupted, and the run raises KeyboardInterrupt."""
+
+    def __init__(self) -> None:
+        self.cancelled = False
+        self._queues: list[Any] = []
+
+    def attach(self, events: Any) -> None:
+        """Called by the run loop with its event queue."""
+        self._queues.append(events)
+        if self.cancelled:
+            events.put(self)
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        for q in self._queues:
+            q.put(self)
+
+
 @dataclass
 class RunReport:
     plan: Plan

@@ -14,7 +14,7 @@ from .backends import Backend, make_backend
 from .constraints import parse_time
 from .execute import RunLoop
 from .plan import Plan, make_plan
-from .reporting import Reporter, RunReport
+from .reporting import CancelToken, Reporter, RunReport
 from .resources import parse_resource
 from .schedule import default_scheduler
 from .slots import Slots
@@ -58,11 +58,12 @@ def execute(dag: DAG, resource_caps: Mapping[str, Any] | None = None, scheduler:
             keep_going: bool = False, autoclean: bool = False, dry_run: bool = False,
             backend: Backend | str | None = None, progress: Reporter | None = None,
             backend_options: Mapping[str, Any] | None = None, retries: int = 0,
-            time_limit: int | float | str | None = None) -> RunReport:
+            time_limit: int | float | str | None = None, cancel: CancelToken | None = None) -> RunReport:
     """Run every required job that is not up to date.
 
     ``retries`` is the default number of retries of a failed job (a rule's ``retries``
-    constraint wins); ``time_limit`` caps every job's time (seconds or text like ``"2h"``).
+    constraint wins); ``time_limit`` caps every job's time (seconds or text like ``"2h"``);
+    ``cancel`` (a :class:`~necroflow.reporting.CancelToken`) lets another thread stop the run.
 
     Raises :class:`JobFailed` on the first failure (``keep_going=False``: running jobs are
     stopped and marked interrupted), an ``ExceptionGroup`` of them with ``keep_going=True``,
@@ -88,7 +89,7 @@ def execute(dag: DAG, resource_caps: Mapping[str, Any] | None = None, scheduler:
         if lock.fd is not None:
             be.hold(lock.fd, lock.record_jobs().add)
         loop = RunLoop(dag, plan, Slots(caps), scheduler or default_scheduler, keep_going, be, reporter,
-                       retries, limit)
+                       retries, limit, cancel)
         report = loop.run()
         if autoclean:
             _autoclean(dag, plan, report, reporter)

@@ -6,6 +6,7 @@
 """
 
 from .durable import Barrier
+from .events import EventLog, EventTail
 from .files import NotAFile, atomic_write, read_text, remove_output
 from .folder import IndexEntry, NodeFolder
 from .hashing import Signature, hash_file, hash_path, signature
@@ -24,7 +25,7 @@ from .records import (
 )
 
 __all__ = [
-    "Barrier", "CLEANED", "FAILED", "INTERRUPTED", "RUNNING", "STATES", "UP_TO_DATE", "ConsumedInput", "IndexEntry",
+    "Barrier", "CLEANED", "EventLog", "EventTail", "FAILED", "INTERRUPTED", "RUNNING", "STATES", "UP_TO_DATE", "ConsumedInput", "IndexEntry",
     "NodeFolder", "NodeReader", "NotAFile", "Outdir", "OutdirLock", "OutdirLocked", "OutputRecord", "Record",
     "Signature", "UnsafeOutdir", "atomic_write", "live_holder", "hash_file", "hash_path", "is_node_folder", "read_state",
     "read_text", "remove_output", "signature", "valid_entry", "write_state",
