@@ -19,6 +19,7 @@ from pathlib import Path
 from .clean import format_bytes
 from .graphviz import STATE_COLOURS, STATE_PRIORITY
 from .jobinfo import JobRecord
+from .layout import BOX_H, BOX_W, layered
 from .reporting import format_duration
 
 #: Above this many jobs only the rule graph is drawn (the job graph would only be a texture).
@@ -134,40 +135,9 @@ def _rule_graph_svg(records: list[JobRecord], colours: dict[str, str]) -> tuple[
 def _layered_svg(nodes: list[tuple[str, str, str, str, str, list[str]]], kind: str,
                  colours: dict[str, str]) -> tuple[str, float]:
     """Layered (Sugiyama-style) drawing: longest-path layers, barycentre ordering, curved edges."""
-    W, H, GX, GY, PAD = 150, 42, 18, 46, 16
-    index = {n[0]: i for i, n in enumerate(nodes)}
-    parents = [[index[p] for p in n[5] if p in index] for n in nodes]
-    depth = [0] * len(nodes)
-    for i in range(len(nodes)):  # nodes come parents first
-        depth[i] = 1 + max((depth[p] for p in parents[i]), default=-1)
-    layers: list[list[int]] = [[] for _ in range(max(depth, default=-1) + 1)]
-    for i, d in enumerate(depth):
-        layers[d].append(i)
-    children: list[list[int]] = [[] for _ in nodes]
-    for i, ps in enumerate(parents):
-        for p in ps:
-            children[p].append(i)
-    pos = [0.0] * len(nodes)
-    for layer in layers:
-        for k, i in enumerate(layer):
-            pos[i] = float(k)
-    for sweep in range(4):  # down, up, down, up: barycentres of neighbours in the adjacent layer
-        order = layers[1:] if sweep % 2 == 0 else list(reversed(layers[:-1]))
-        for layer in order:
-            def bary(i: int, down: bool = sweep % 2 == 0) -> float:
-                nb = parents[i] if down else children[i]
-                return sum(pos[j] for j in nb) / len(nb) if nb else pos[i]
-            layer.sort(key=bary)
-            for k, i in enumerate(layer):
-                pos[i] = float(k)
-    xs = _place(layers, parents, children, W + GX)
-    width = PAD * 2 + (max(xs, default=0.0) - min(xs, default=0.0)) + W
-    height = PAD * 2 + len(layers) * H + max(0, len(layers) - 1) * GY
-    x0 = min(xs, default=0.0) - PAD
-    xy: list[tuple[float, float]] = [(0.0, 0.0)] * len(nodes)
-    for d, layer in enumerate(layers):
-        for i in layer:
-            xy[i] = (xs[i] - x0, PAD + d * (H + GY))
+    W, H = BOX_W, BOX_H
+    lay = layered([(n[0], n[5]) for n in nodes])
+    width, height, xy, parents = lay.width, lay.height, lay.xy, lay.parents
     out = [f'<svg class="dag dag-{kind}s" xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
            f'viewBox="0 0 {width:.0f} {height:.0f}" role="img" aria-label="{kind} graph">',
            f'<defs><marker id="arrow-{kind}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
@@ -197,47 +167,6 @@ def _node_svg(node: tuple[str, str, str, str, str, list[str]], at: tuple[float, 
             f'<rect class="band" x="2" y="2" width="6" height="{H - 4}" rx="3" fill="{colours.get(title, "#ffffff")}"/>'
             f'<text x="{W / 2 + 3}" y="17" class="t1">{_e(name)}</text>'
             f'<text x="{W / 2 + 3}" y="32" class="t2">{_e(sub)} · {_e(state.replace("_", " "))}</text></g>')
-
-
-def _isotonic_spaced(desired: list[float], gap: float) -> list[float]:
-    """Positions closest (least squares) to ``desired`` that keep order and ``gap`` apart.
-
-    With y_i = x_i - i*gap the constraint is "y non-decreasing": isotonic regression,
-    solved exactly by pool-adjacent-violators in O(n).
-    """
-    blocks: list[list[float]] = []  # [sum, count]
-    for i, d in enumerate(desired):
-        blocks.append([d - i * gap, 1.0])
-        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] > blocks[-1][0] / blocks[-1][1]:
-            s, c = blocks.pop()
-            blocks[-1][0] += s
-            blocks[-1][1] += c
-    out: list[float] = []
-    for s, c in blocks:
-        out.extend([s / c] * int(c))
-    return [y + i * gap for i, y in enumerate(out)]
-
-
-def _place(layers: list[list[int]], parents: list[list[int]], children: list[list[int]],
-           gap: float) -> list[float]:
-    """x of each node: each layer pulled toward its neighbours' mean, order and spacing kept."""
-    n = sum(len(layer) for layer in layers)
-    xs = [0.0] * n
-    for layer in layers:
-        for k, i in enumerate(layer):
-            xs[i] = (k - (len(layer) - 1) / 2) * gap
-    for sweep in range(6):
-        down = sweep % 2 == 0
-        for layer in (layers[1:] if down else list(reversed(layers[:-1]))):
-            want = []
-            for i in layer:
-                nb = parents[i] if down else children[i]
-                if not nb:
-                    nb = children[i] if down else parents[i]
-                want.append(sum(xs[j] for j in nb) / len(nb) if nb else xs[i])
-            for i, x in zip(layer, _isotonic_spaced(want, gap), strict=True):
-                xs[i] = x
-    return xs
 
 
 def _gantt_svg(session: list[JobRecord], slots: dict[str, int], colours: dict[str, str]) -> str:
