@@ -16,7 +16,8 @@ from pathlib import Path
 import typer
 
 # The commands register themselves on ``app`` when their modules are imported.
-from . import inspect as _inspect  # noqa: E402,F401,I001
+from . import gui as _gui  # noqa: E402,F401,I001
+from . import inspect as _inspect  # noqa: E402,F401
 from . import run as _run  # noqa: E402,F401
 from .common import EXIT_INVALID, app
 

@@ -1,0 +1,225 @@
+"""What the GUI shows, as plain data: combos, jobs with their states and reasons, one job's
+details and log, the graph to draw.  No HTTP here; the server turns these into JSON.
+
+States are the plan's (``up_to_date``, ``missing``, ``stale``, ``interrupted``, ``failed``,
+``cleaned``), overlaid by what the outdir's event feed (``.rip/events.log``) said since the
+plan was made (``running``, then ``up_to_date``/``failed``/``interrupted``), so the page is
+live without re-planning on every change.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..layout import BOX_H, BOX_W, layered
+from ..plan import State
+from ..store import Outdir, live_holder
+
+if TYPE_CHECKING:
+    from ..jobs import JobSet
+    from ..nodes import Job
+    from ..plan import Plan
+
+#: Above this many jobs the graph is the rule graph (counts per state); a rule expands to its jobs.
+MAX_DRAWN_JOBS = 300
+LOG_BYTES = 1 << 20  # the log view shows at most the last MiB
+
+
+class NotFound(KeyError):
+    """An unknown job, combo or file (HTTP 404)."""
+
+
+class GuiModel:
+    def __init__(self, jobset: JobSet) -> None:
+        self.jobset = jobset
+        self.dag = jobset.dag
+        self.outdir = Outdir(self.dag.outdir)
+        self.by_key: dict[str, Job] = {j.key: j for j in self.dag.jobs.values()}
+        self.combo_keys: dict[str, list[str]] = {}
+        for r in jobset.runs:
+            canon = [self.dag.canonical(j) for j in r.pipeline.jobs]
+            self.combo_keys[r.combo.name] = [j.key for j in canon]
+        self._lock = threading.Lock()
+        self._plan: Plan | None = None
+        self.live: dict[str, str] = {}  # job key -> state from the feed since the last plan
+
+    # -- states ----------------------------------------------------------------------------
+    def plan(self) -> Plan:
+        with self._lock:
+            if self._plan is None:
+                self._plan = self.dag.plan()
+                self.live.clear()
+            return self._plan
+
+    def replan(self) -> None:
+        """Forget the plan (after a run): the next read classifies every job again."""
+        with self._lock:
+            self._plan = None
+
+    def saw(self, event: dict[str, Any]) -> None:
+        """An event from the feed: a job's state changed."""
+        key = event.get("job")
+        if isinstance(key, str) and key in self.by_key:
+            with self._lock:
+                self.live[key] = str(event["state"])
+
+    def state(self, job: Job, plan: Plan) -> str:
+        live = self.live.get(job.key)
+        if live is not None:
+            return live
+        e = plan.entries.get(job.fingerprint)
+        return "not_required" if e is None else e.state.value.lower()
+
+    def locked_by(self) -> int | None:
+        return live_holder(self.dag.outdir)
+
+    # -- lists -------------------------------------------------------------------------------
+    def combos(self) -> list[dict[str, Any]]:
+        return [{"name": r.combo.name, "job_file": str(r.combo.source),
+                 "requests": {label: n.relpath for label, n in r.requested.items()},
+                 "jobs": len(self.combo_keys[r.combo.name])} for r in self.jobset.runs]
+
+    def keys(self, combo: str | None) -> list[str]:
+        if combo is None:
+            return [j.key for j in self.dag.jobs.values()]
+        if combo not in self.combo_keys:
+            raise NotFound(f"no combo named {combo!r}")
+        return self.combo_keys[combo]
+
+    def jobs(self, combo: str | None = None) -> list[dict[str, Any]]:
+        plan = self.plan()
+        out = []
+        for key in self.keys(combo):
+            job = self.by_key[key]
+            e = plan.entries.get(job.fingerprint)
+            out.append({"id": key, "rule": job.rule.name, "state": self.state(job, plan),
+                        "reason": str(e.reason) if e is not None else "",
+                        "parents": list(dict.fromkeys(n.job.key for _, n in job.edges))})
+        return out
+
+    def job(self, key: str) -> Job:
+        job = self.by_key.get(key)
+        if job is None:
+            raise NotFound(f"no job {key!r}")
+        return job
+
+    def detail(self, key: str) -> dict[str, Any]:
+        job = self.job(key)
+        plan = self.plan()
+        e = plan.entries.get(job.fingerprint)
+        folder = self.outdir.node(key)
+        outputs = []
+        for fn in job.rule.filenames:
+            p = folder.file(fn)
+            outputs.append({"name": fn, "path": f"{key}/{fn}", "exists": os.path.lexists(p),
+                            "size": _size(p)})
+        return {"id": key, "rule": job.rule.name, "state": self.state(job, plan),
+                "reason": str(e.reason) if e is not None else "",
+                "cause": e.reason.as_dict() if e is not None else None,
+                "parents": list(dict.fromkeys(n.job.key for _, n in job.edges)),
+                "command": self.dag.command(job), "params": job.params,
+                "metrics": folder.metrics(), "outputs": outputs, "provenance": folder.provenance(),
+                "recorded_state": folder.state()}
+
+    def log(self, key: str) -> str:
+        self.job(key)
+        folder = self.outdir.node(key)
+        try:
+            fd = os.open(folder.log_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            return ""
+        try:
+            size = os.fstat(fd).st_size
+            start = max(0, size - LOG_BYTES)
+            return os.pread(fd, size - start, start).decode(errors="replace")
+        except OSError:
+            return ""
+        finally:
+            os.close(fd)
+
+    def file(self, rel: str) -> Path:
+        """An output file inside the outdir; anything else (``..``, a link out) is NotFound."""
+        root = os.path.realpath(self.dag.outdir)
+        full = os.path.realpath(os.path.join(root, rel))
+        if not full.startswith(root + os.sep) or not os.path.isfile(full):
+            raise NotFound(f"no file {rel!r} inside the outdir")
+        parts = Path(rel).parts
+        if len(parts) < 3 or parts[0] + "/" + parts[1] not in self.by_key or ".rip" in parts:
+            raise NotFound(f"{rel!r} is not an output of a job of these job files")
+        return Path(full)
+
+    # -- what a run would do -------------------------------------------------------------------
+    def targets(self, combos: list[str] | None, targets: list[str] | None) -> list[str]:
+        """The job keys a run request means (requested outputs of combos, or jobs by id)."""
+        if targets:
+            for t in targets:
+                self.job(t)
+            return list(targets)
+        names = combos or [r.combo.name for r in self.jobset.runs]
+        out: list[str] = []
+        for r in self.jobset.runs:
+            if r.combo.name in names:
+                out.extend(n.job.key for n in r.requested.values())
+        unknown = set(names) - {r.combo.name for r in self.jobset.runs}
+        if unknown:
+            raise NotFound(f"no combo named {sorted(unknown)[0]!r}")
+        return list(dict.fromkeys(out))
+
+    def preview(self, keys: list[str]) -> dict[str, int]:
+        plan = self.dag.only(keys).plan()
+        return dict(Counter(plan.entries[j.fingerprint].state.value.lower() for j in plan.to_run))
+
+    # -- the graph -----------------------------------------------------------------------------
+    def graph(self, combo: str | None = None, rule: str | None = None) -> dict[str, Any]:
+        """Nodes with positions and states; the rule graph above MAX_DRAWN_JOBS jobs."""
+        keys = self.keys(combo)
+        plan = self.plan()
+        if rule is not None:
+            keys = [k for k in keys if self.by_key[k].rule.name == rule]
+        if len(keys) <= MAX_DRAWN_JOBS:
+            return self._job_graph(keys, plan)
+        return self._rule_graph(keys, plan)
+
+    def _job_graph(self, keys: list[str], plan: Plan) -> dict[str, Any]:
+        nodes = [(k, [n.job.key for _, n in self.by_key[k].edges]) for k in keys]
+        lay = layered(nodes)
+        return {"kind": "jobs", "width": lay.width, "height": lay.height, "box": [BOX_W, BOX_H],
+                "nodes": [{"id": k, "rule": self.by_key[k].rule.name, "state": self.state(self.by_key[k], plan),
+                           "x": lay.xy[i][0], "y": lay.xy[i][1]} for i, k in enumerate(keys)],
+                "edges": [[nodes[p][0], k] for i, k in enumerate(keys) for p in lay.parents[i]]}
+
+    def _rule_graph(self, keys: list[str], plan: Plan) -> dict[str, Any]:
+        rules: dict[str, Counter[str]] = {}
+        parents: dict[str, set[str]] = {}
+        for k in keys:
+            job = self.by_key[k]
+            rules.setdefault(job.rule.name, Counter())[self.state(job, plan)] += 1
+            parents.setdefault(job.rule.name, set()).update(n.job.rule.name for _, n in job.edges)
+        names = list(rules)
+        lay = layered([(r, sorted((parents[r] - {r}) & set(names))) for r in names])
+        return {"kind": "rules", "width": lay.width, "height": lay.height, "box": [BOX_W, BOX_H],
+                "nodes": [{"id": r, "rule": r, "counts": dict(rules[r]), "jobs": sum(rules[r].values()),
+                           "state": _worst(rules[r]), "x": lay.xy[i][0], "y": lay.xy[i][1]}
+                          for i, r in enumerate(names)],
+                "edges": [[names[p], r] for i, r in enumerate(names) for p in lay.parents[i]]}
+
+
+_PRIORITY = ["failed", "running", "interrupted", "stale", "missing", "cleaned", "up_to_date"]
+
+
+def _worst(counts: Counter[str]) -> str:
+    return next((s for s in _PRIORITY if counts.get(s)), "up_to_date")
+
+
+def _size(path: str) -> int | None:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return None
+
+
+__all__ = ["MAX_DRAWN_JOBS", "GuiModel", "NotFound", "State"]
