@@ -42,7 +42,7 @@ from .feed import Feed
 from .model import GuiModel, NotFound
 from .runs import GuiRun, Runs
 
-STATIC = Path(__file__).parent / "static"
+STATIC = Path(__file__).parent / "static-files"  # not a package name: setuptools ships it as data
 ASSETS = {"app.js": "text/javascript", "style.css": "text/css"}
 
 
