@@ -56,6 +56,14 @@ class RunSettings(BaseSettings):
     slurm_submit_rate: PositiveFloat = Field(
         10.0, description="Maximum sbatch submissions per second."
     )
+    slurm_array_size: int = Field(
+        1000, ge=0, description="Most SLURM jobs in one job array; 0 or 1 submits each job by itself."
+    )
+    slurm_array_throttle: int = Field(0, ge=0, description="Most tasks of one SLURM array running at once (0: no limit).")
+    slurm_group_size: int = Field(
+        0, ge=0, description="Pack up to N ready jobs into one SLURM allocation (0: only rules with group=)."
+    )
+    slurm_group_cpus: int | None = Field(None, ge=1, description="CPUs of a group's allocation (default: one member's).")
     retries: int = Field(0, ge=0, description="Retries of a failed job, unless its rule says (NECROFLOW_RETRIES).")
     time_limit: str | None = Field(
         None, description="Most time any one job may run: seconds, '2h', '90m' or '1:30:00' (NECROFLOW_TIME_LIMIT)."

@@ -178,7 +178,8 @@ def main(argv: list[str]) -> int:
     """
     workdir, log_path, exit_path, command = argv[:4]
     exit = run(command, workdir, log_path)
-    exit["job_id"] = os.environ.get("SLURM_JOB_ID")
+    # The id necroflow tracks the job under: an array task's or a group member's, else SLURM's.
+    exit["job_id"] = os.environ.get("NECROFLOW_SLURM_ID") or os.environ.get("SLURM_JOB_ID")
     write_exit(exit_path, exit)
     rc = exit.get("returncode")
     return rc if isinstance(rc, int) else 128 + int(exit.get("signal") or 1)

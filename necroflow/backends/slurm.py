@@ -45,9 +45,7 @@ from necroflow.backends.slurm_commands import (
     SlurmError,
     SlurmUnavailable,
     check_controller,
-    note_in_log,
     run_command,
-    sbatch,
 )
 from necroflow.backends.slurm_script import (
     ALIVE_STATES,
@@ -56,11 +54,10 @@ from necroflow.backends.slurm_script import (
     KILLED_STATES,
     SCHEDULER_OUTPUT,
     STATE_TEXT,
-    job_script,
     last_lines,
     parse_squeue,
-    sbatch_options,
 )
+from necroflow.backends.slurm_submit import Submitter
 
 __all__ = ["EXIT_RECORD", "JOB_SCRIPT", "SlurmBackend", "SlurmError", "SlurmUnavailable"]
 
@@ -76,8 +73,10 @@ class _Tracked:
     """A submitted job the poller watches until it reports it."""
 
     job: Task
-    job_id: str
+    job_id: str  # the id its exit record names: "123", "123_4" (array task), "g1a2b+4" (group member)
     submitted: float
+    queue_id: str = ""  # the id squeue shows for it: "123", "123_4", the group's "123"
+    output: Path | None = None  # SLURM's own output file of the job
     gone_since: float | None = None
     last_state: str = ""
     last_reason: str = ""
@@ -117,6 +116,10 @@ class SlurmBackend(Backend):
         lost_grace: float = 30.0,
         python: str | None = sys.executable,
         check_timeout: float = CHECK_TIMEOUT,
+        array_size: int = 1000,
+        array_throttle: int = 0,
+        group_size: int = 0,
+        group_cpus: int | None = None,
     ) -> None:
         if poll_interval <= 0:
             raise ValueError(f"poll_interval must be positive seconds, got {poll_interval!r}")
@@ -133,13 +136,17 @@ class SlurmBackend(Backend):
         self.lost_grace = float(lost_grace)
         self.python = python
         self.check_timeout = float(check_timeout)
+        for name, value in (("array_size", array_size), ("array_throttle", array_throttle), ("group_size", group_size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        self.array_size, self.array_throttle, self.group_size = array_size, array_throttle, group_size
+        self.group_cpus = group_cpus
         self._checked = False  # the controller answered since start()
         self._user = pwd.getpwuid(os.getuid()).pw_name
         self._lock = threading.Lock()
         self._tracked: dict[str, _Tracked] = {}  # SLURM job id -> job
-        self._outbox: queue.Queue[Task | None] = queue.Queue()
-        self._halt = threading.Event()
-        self._cancelling = False
+        self._submitter = Submitter(self, self._track, lambda r: self.events.put(r))
+        self._halt = self._submitter.halt
         self._threads: list[threading.Thread] = []
 
     @classmethod
@@ -148,7 +155,9 @@ class SlurmBackend(Backend):
         ``slurm_submit_rate``, ``slurm_extra_args``); absent keys keep the defaults."""
         kw: dict[str, Any] = {}
         for key, arg in (("slurm_partition", "partition"), ("slurm_account", "account"),
-                         ("slurm_poll_interval", "poll_interval"), ("slurm_submit_rate", "submit_rate")):
+                         ("slurm_poll_interval", "poll_interval"), ("slurm_submit_rate", "submit_rate"),
+                         ("slurm_array_size", "array_size"), ("slurm_array_throttle", "array_throttle"),
+                         ("slurm_group_size", "group_size"), ("slurm_group_cpus", "group_cpus")):
             if options.get(key) is not None:
                 kw[arg] = options[key]
         extra = options.get("slurm_extra_args")
@@ -161,10 +170,10 @@ class SlurmBackend(Backend):
     def start(self, events: queue.Queue[TaskResult]) -> None:
         super().start(events)
         self._halt.clear()
-        self._cancelling = False
+        self._submitter.cancelling = False
         self._checked = False
         self._threads = [
-            threading.Thread(target=self._submit_loop, name="necroflow-slurm-submit", daemon=True),
+            threading.Thread(target=self._submitter.loop, name="necroflow-slurm-submit", daemon=True),
             threading.Thread(target=self._poll_loop, name="necroflow-slurm-poll", daemon=True),
         ]
         for t in self._threads:
@@ -176,7 +185,7 @@ class SlurmBackend(Backend):
         if not self._checked:  # once per run, and only when there is something to submit
             check_controller(self.squeue, self._user, self.check_timeout)
             self._checked = True
-        self._outbox.put(job)
+        self._submitter.outbox.put(job)
 
     def cancel_all(self, grace: float = 0.0) -> None:
         """Drop jobs not yet submitted and ``scancel`` every live one, in one call per 500 ids.
@@ -185,11 +194,12 @@ class SlurmBackend(Backend):
         between SIGTERM and SIGKILL.
         """
         with self._lock:
-            self._cancelling = True
-            ids = [jid for jid, t in self._tracked.items() if not t.cancelled]
-            for jid in ids:
-                self._tracked[jid].cancelled = True
-        self._drain_outbox("cancelled before it was submitted to SLURM")
+            self._submitter.cancelling = True
+            live = [t for t in self._tracked.values() if not t.cancelled]
+            for t in live:
+                t.cancelled = True
+            ids = list(dict.fromkeys(t.queue_id for t in live))  # a whole group is one allocation
+        self._submitter.drain("cancelled before it was submitted to SLURM")
         for i in range(0, len(ids), 500):
             self._run([self.scancel, *ids[i : i + 500]], check=False)
 
@@ -197,82 +207,32 @@ class SlurmBackend(Backend):
         """Stop the threads; jobs still running are cancelled so none runs unwatched."""
         with self._lock:
             live = bool(self._tracked)
-        if live or not self._outbox.empty():
+        if live or not self._submitter.outbox.empty():
             self.cancel_all()
         self._halt.set()
-        self._outbox.put(None)
+        self._submitter.outbox.put(None)
         for t in self._threads:
             t.join(timeout=10)
         self._threads = []
 
-    # -- submission --------------------------------------------------------------------
+    # -- submission (see slurm_submit.py) ----------------------------------------------
 
-    def _drain_outbox(self, message: str) -> None:
-        while True:
-            try:
-                job = self._outbox.get_nowait()
-            except queue.Empty:
-                return
-            if job is not None:
-                self.events.put(TaskResult(job.key, None, message=message))
+    @property
+    def sbatch_calls(self) -> int:
+        """How many times this backend called sbatch (arrays and groups make it few)."""
+        return self._submitter.sbatch_calls
 
-    def _submit_loop(self) -> None:
-        gap = 1.0 / self.submit_rate
-        next_at = 0.0
-        while not self._halt.is_set():
-            job = self._outbox.get()
-            if job is None:
-                continue
-            if self._cancelling:
-                self.events.put(TaskResult(job.key, None, message="cancelled before it was submitted to SLURM"))
-                continue
-            delay = next_at - time.monotonic()
-            if delay > 0 and self._halt.wait(delay):
-                self.events.put(TaskResult(job.key, None, message="backend stopped before submission"))
-                continue
-            if self._cancelling:  # cancel_all ran while this job waited for its turn
-                self.events.put(TaskResult(job.key, None, message="cancelled before it was submitted to SLURM"))
-                continue
-            next_at = time.monotonic() + gap
-            try:
-                self._submit_one(job)
-            except Exception as exc:  # one bad job must not stop the others
-                log.debug("submission of %s failed", job.key, exc_info=True)
-                message = f"SLURM submission failed: {exc}"
-                note_in_log(job, message)
-                self.events.put(TaskResult(job.key, None, message=message))
-
-    def _submit_one(self, job: Task) -> None:
-        rip = Path(job.rip)
-        rip.mkdir(parents=True, exist_ok=True)
-        (rip / EXIT_RECORD).unlink(missing_ok=True)  # a record from an earlier run must not count
-        output = str(rip).replace("%", "%%") + "/" + SCHEDULER_OUTPUT  # sbatch expands % patterns
-        name = "nf-" + job.key.replace("/", "-")
-        options = [
-            f"--job-name={name}",
-            f"--chdir={job.workdir}",
-            f"--output={output}",
-            *sbatch_options(
-                job.constraints, partition=self.partition, account=self.account, extra_args=self.extra_args
-            ),
-        ]
-        script = rip / JOB_SCRIPT
-        tmp = rip / f".{JOB_SCRIPT}.tmp"
-        tmp.write_text(job_script(job, options, self.python))
-        tmp.chmod(0o755)
-        os.replace(tmp, script)
-        out = sbatch([self.sbatch, "--parsable", *options, str(script)], job, self._halt)
-        job_id = out.strip().split(";")[0]  # --parsable prints "id" or "id;cluster"
-        if not job_id.isdigit():
-            raise SlurmError(f"sbatch printed {out.strip()!r}, expected a job id")
+    def _track(self, submitted: list[Any]) -> None:
+        cancel: list[str] = []
         with self._lock:
-            self._tracked[job_id] = _Tracked(job, job_id, time.time())
-            cancel_now = self._cancelling
-            if cancel_now:
-                self._tracked[job_id].cancelled = True
-        if cancel_now:  # cancel_all ran while sbatch was in flight
-            self._run([self.scancel, job_id], check=False)
-        log.debug("submitted %s as SLURM job %s", job.key, job_id)
+            for job, job_id, queue_id, output in submitted:
+                t = self._tracked[job_id] = _Tracked(job, job_id, time.time(), queue_id, output)
+                if self._submitter.cancelling:  # cancel_all ran while sbatch was in flight
+                    t.cancelled = True
+                    cancel.append(queue_id)
+        if cancel:
+            self._run([self.scancel, *dict.fromkeys(cancel)], check=False)
+        log.debug("submitted %d job(s) to SLURM", len(submitted))
 
     def _run(self, argv: list[str], *, check: bool) -> subprocess.CompletedProcess[str]:
         proc = run_command(argv)
@@ -306,7 +266,7 @@ class SlurmBackend(Backend):
             return
         now = time.time()
         for t in tracked:
-            state, reason = states.get(t.job_id, ("", ""))
+            state, reason = states.get(t.queue_id, ("", ""))
             if state == "PENDING":
                 t.gone_since = None
                 continue
@@ -327,7 +287,7 @@ class SlurmBackend(Backend):
     def _queue_states(self) -> dict[str, tuple[str, str]] | None:
         try:
             proc = self._run(
-                [self.squeue, "--noheader", "--states=all", f"--user={self._user}", "--format=%i|%T|%r"],
+                [self.squeue, "--noheader", "--array", "--states=all", f"--user={self._user}", "--format=%i|%T|%r"],
                 check=False,
             )
         except SlurmError as exc:
@@ -360,7 +320,7 @@ class SlurmBackend(Backend):
         return True
 
     def _report_lost(self, t: _Tracked) -> None:
-        out = Path(t.job.rip) / SCHEDULER_OUTPUT.replace("%j", t.job_id)
+        out = t.output or Path(t.job.rip) / SCHEDULER_OUTPUT.replace("%j", t.job_id)
         if t.cancelled:
             what = "was cancelled by necroflow (scancel)"
         elif t.last_state:

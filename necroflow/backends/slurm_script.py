@@ -162,7 +162,7 @@ tmp="$rip/.slurm-exit.json.$$.tmp"
 times >"$tmp"  # a builtin with a redirect runs in this shell; in a pipe it would see no children
 cpu=$(awk 'NR==2 { t = 0; for (i = 1; i <= NF; i++) { split($i, p, "m"); sub("s", "", p[2]); t += p[1] * 60 + p[2] }; print t }' "$tmp")
 printf '{"returncode": %s, "signal": null, "start": %s, "end": %s, "wall": %s, "cpu": %s, "max_rss": null, "host": "%s", "job_id": "%s"}\n' \
-  "$code" "$start" "$end" "$(awk "BEGIN { print $end - $start }")" "${cpu:-null}" "$(uname -n)" "$SLURM_JOB_ID" >"$tmp"
+  "$code" "$start" "$end" "$(awk "BEGIN { print $end - $start }")" "${cpu:-null}" "$(uname -n)" "${NECROFLOW_SLURM_ID:-$SLURM_JOB_ID}" >"$tmp"
 mv -f "$tmp" "$rip/slurm-exit.json"
 exit "$code"
 """

@@ -77,3 +77,21 @@ ContainerRuntimeOpt = Annotated[str | None, typer.Option(
         "--container-runtime", metavar="podman|docker|apptainer|singularity",
         help="The container runtime (or its path); default: the first found on PATH. "
              "(env NECROFLOW_CONTAINER_RUNTIME)")]
+
+SlurmArraySizeOpt = Annotated[int | None, typer.Option(
+        "--slurm-array-size", min=0, metavar="N",
+        help="Submit ready jobs of a rule as SLURM job arrays of up to N (default 1000; 0: one sbatch per job). "
+             "(env NECROFLOW_SLURM_ARRAY_SIZE)")]
+
+SlurmArrayThrottleOpt = Annotated[int | None, typer.Option(
+        "--slurm-array-throttle", min=0, metavar="N",
+        help="Most tasks of one array running at once (sbatch --array=...%N). (env NECROFLOW_SLURM_ARRAY_THROTTLE)")]
+
+SlurmGroupSizeOpt = Annotated[int | None, typer.Option(
+        "--slurm-group-size", min=0, metavar="N",
+        help="Pack up to N ready short jobs into one SLURM allocation that runs them side by side "
+             "(default 0: only rules with group=). (env NECROFLOW_SLURM_GROUP_SIZE)")]
+
+SlurmGroupCpusOpt = Annotated[int | None, typer.Option(
+        "--slurm-group-cpus", min=1, metavar="N",
+        help="CPUs of a group's allocation (default: one member's threads). (env NECROFLOW_SLURM_GROUP_CPUS)")]
