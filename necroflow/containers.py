@@ -45,7 +45,18 @@ class Runtime:
 
 _choice: ContextVar[str | None] = ContextVar("necroflow_container_runtime", default=None)
 _default_image: ContextVar[str | None] = ContextVar("necroflow_default_container", default=None)
-_ids: dict[tuple[str, str], str] = {}  # (runtime path, image) -> content id, per process
+# (runtime path, image) -> content id, asked once per DAG (a tag may move between DAGs)
+_ids: ContextVar[dict[tuple[str, str], str] | None] = ContextVar("necroflow_image_ids", default=None)
+
+
+@contextmanager
+def remember_ids(cache: dict[tuple[str, str], str]) -> Iterator[None]:
+    """Ask the runtime about each image once inside the block (a DAG's ``add``)."""
+    token = _ids.set(cache)
+    try:
+        yield
+    finally:
+        _ids.reset(token)
 
 
 def use_runtime(name: str | None) -> None:
@@ -83,12 +94,15 @@ def find_runtime(rule: str, image: str) -> Runtime:
 
 
 def image_id(rule: str, image: str) -> tuple[Runtime, str]:
-    """The runtime and the content id of ``image``; cached for the process."""
+    """The runtime and the content id of ``image`` (asked once per :func:`remember_ids` block)."""
     rt = find_runtime(rule, image)
     key = (rt.path, image)
-    if key not in _ids:
-        _ids[key] = _inspect(rt, rule, image)
-    return rt, _ids[key]
+    cache = _ids.get()
+    if cache is None:
+        return rt, _inspect(rt, rule, image)
+    if key not in cache:
+        cache[key] = _inspect(rt, rule, image)
+    return rt, cache[key]
 
 
 def _inspect(rt: Runtime, rule: str, image: str) -> str:

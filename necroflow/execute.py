@@ -151,7 +151,7 @@ class RunLoop:
         self.queue.take(job)
         folder = self.outdir.node(job.key)
         try:
-            folder.begin(job.rule.filenames)
+            folder.begin(job.rule.filenames, first_attempt=job.fingerprint not in self.attempts)
             prep_error: Exception | None = None
         except OSError as e:  # e.g. disk full: this job fails like any other; no crash, no traceback
             prep_error = e

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .command import resolve_command
+from .containers import remember_ids
 from .nodes import Job, Node, walk_jobs
 from .sources import SourceHashes, using
 from .store import Outdir
@@ -126,6 +127,7 @@ class DAG:
         self.root = str(self.outdir)
         # Content hashes of source files, kept in the outdir; written back by a run.
         self.sources = SourceHashes(Outdir(self.outdir).load_sources())
+        self.image_ids: dict[tuple[str, str], str] = {}  # container images, by content id
         self.jobs: dict[str, Job] = {}  # fingerprint -> canonical job, parents first
         self.pipelines: list[Pipeline] = []
         self.requested: dict[str, Node] = {}  # "rule/hash16/filename" -> node
@@ -145,7 +147,8 @@ class DAG:
         self.pipelines.append(pipeline)
         root = self.root
         jobs = self.jobs
-        with using(self.sources):  # deferred fingerprints hash their source files through this DAG
+        # deferred fingerprints hash their source files through this DAG, and ask about images once
+        with using(self.sources), remember_ids(self.image_ids):
             for j in pjobs:
                 if j.outdir is None:  # the convenience view (node.path); this DAG never reads it
                     j.outdir = root

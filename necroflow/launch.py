@@ -34,4 +34,6 @@ def job_command(job: Job, folder: NodeFolder, folder_of: FolderOf, outdir: str, 
     if script is not None:
         read_only.append(script.path)
     name = f"necroflow-{job.rule.name}-{job.hash16}-{os.getpid()}-{attempt}"
-    return wrap(command, rt, job.container, folder.path, read_only, name)
+    # By content id, not tag: exactly the image its fingerprint names, even if the tag moved.
+    image = job.container_id.removeprefix("sha256:") if job.container_id and rt.oci else job.container
+    return wrap(command, rt, image, folder.path, read_only, name)

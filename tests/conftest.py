@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+# The podman fixtures (podman_image, podman_retag): for containers/ and for test_readme.py.
+from podman_fixture import podman_image, podman_retag  # noqa: F401
+
 from necroflow import Reporter
 
 REPO = Path(__file__).resolve().parent.parent

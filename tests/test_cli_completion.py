@@ -53,7 +53,7 @@ def test_a_mistyped_command_is_an_error_with_a_suggestion(tmp_path: Path) -> Non
         assert r.err.startswith("necroflow: error: no such command"), str(r)
     assert "'stauts'" in typo.err and "did you mean 'status'?" in typo.err, str(typo)
     assert "did you mean 'validate'?" in other.err, str(other)
-    assert "the commands are clean, graph, report, run, schema, status, validate" in unknown.err, str(unknown)
+    assert "the commands are clean, graph, gui, report, run, schema, status, validate" in unknown.err, str(unknown)
 
 
 def test_options_and_job_files_first_still_mean_run(tmp_path: Path) -> None:
@@ -76,7 +76,7 @@ def test_options_and_job_files_first_still_mean_run(tmp_path: Path) -> None:
 
 def test_subcommands_and_options_complete(tmp_path: Path) -> None:
     assert complete("necroflow st", tmp_path) == ["status"]
-    assert set(complete("necroflow ", tmp_path)) == {"run", "validate", "schema", "status", "graph", "report",
+    assert set(complete("necroflow ", tmp_path)) == {"run", "validate", "schema", "status", "graph", "report", "gui",
                                                       "clean"}
     assert complete("necroflow run --ou", tmp_path) == ["--outdir"]
     assert {"--keep-going", "--dry-run", "--quiet", "-c"} <= set(complete("necroflow run -", tmp_path))

@@ -232,6 +232,7 @@ class DaskBackend(Backend):
     def submit(self, job: Task) -> None:
         client = self._connect()
         wanted = self.task_resources(job.constraints)
+        shell.fresh_log(str(job.log_path))  # the log holds this attempt only, as on the local backend
         token = f"necroflow-{job.key.replace('/', '-')}-{uuid.uuid4().hex[:8]}"
         future = client.submit(
             run_command,

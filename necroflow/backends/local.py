@@ -44,6 +44,7 @@ class LocalBackend(Backend):
     def submit(self, task: Task) -> None:
         start = time.time()
         try:
+            shell.fresh_log(str(task.log_path))  # this attempt's log only (begin() cleared it too)
             proc = shell.spawn(task.command, str(task.workdir), str(task.log_path), self._held, self.shell)
         except (OSError, ValueError) as e:  # ValueError: e.g. a NUL byte in the command
             shell.note_in_log(str(task.log_path), f"could not start job: {e}")

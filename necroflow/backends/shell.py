@@ -71,6 +71,15 @@ class TimeLimit:
             t.cancel()
 
 
+def fresh_log(log_path: str) -> None:
+    """Start a job's log empty for this attempt (a symlink planted there is removed, never followed)."""
+    try:
+        os.unlink(log_path)
+    except FileNotFoundError:
+        pass
+    os.close(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644))
+
+
 def reap(proc: subprocess.Popen[bytes], start: float, time_limit: float | None = None,
          grace: float = KILL_GRACE) -> dict[str, Any]:
     """Wait for the shell (stopping it at ``time_limit`` seconds), stop what it left in its

@@ -334,7 +334,8 @@ class SlurmBackend(Backend):
         if t.last_state == "TIMEOUT" and not t.cancelled:  # worded as on every backend
             limit = t.job.constraints.get("time")
             metrics.update(timed_out=True, time_limit=limit)
-            message = shell.describe({"timed_out": True, "time_limit": limit or 0}, f"SLURM job {t.job_id} TIMEOUT")
+            where = f"SLURM job {t.job_id} TIMEOUT" + ("; SLURM enforces whole minutes" if (limit or 0) % 60 else "")
+            message = shell.describe({"timed_out": True, "time_limit": limit or 0}, where)
         tail = last_lines(out)
         if tail:
             message += f"; {out.name} ends with: {tail}"

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from necroflow.backends.base import Task, TaskResult
+from necroflow.backends.shell import fresh_log
 from necroflow.backends.slurm_batch import (
     ARRAY_TASKS,
     GROUP_TASKS,
@@ -127,6 +128,7 @@ class Submitter:
         rip = Path(job.rip)
         rip.mkdir(parents=True, exist_ok=True)
         (rip / EXIT_RECORD).unlink(missing_ok=True)  # a record from an earlier run must not count
+        fresh_log(str(job.log_path))  # the log holds this attempt only, as on the local backend
         script = rip / JOB_SCRIPT
         tmp = rip / f".{JOB_SCRIPT}.tmp"
         tmp.write_text(job_script(job, options, self.b.python))

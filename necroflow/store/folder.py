@@ -84,14 +84,19 @@ class NodeFolder:
         return f"{self.path}/{name}"
 
     # -- writing -------------------------------------------------------------------------
-    def begin(self, files: list[str]) -> None:
-        """Create the folder, mark it running, clear every output and log of an earlier attempt."""
+    def begin(self, files: list[str], first_attempt: bool = True) -> None:
+        """Create the folder, mark it running, clear every output and log of an earlier attempt
+        (and, on a run's first attempt, the attempts an earlier run kept)."""
         rip = self.rip
         if os.path.islink(rip):  # a planted link would send every record outside the node folder
             os.unlink(rip)
         os.makedirs(rip, exist_ok=True)
         self.write_state(RUNNING)
         unlink_quietly(self.log_path)  # backends open job.log for writing: never truncate a planted link's target
+        if first_attempt and os.path.isdir(f"{rip}/attempts") and not os.path.islink(f"{rip}/attempts"):
+            import shutil
+
+            shutil.rmtree(f"{rip}/attempts")
         for fn in files:
             remove_output(self.file(fn))
             unlink_quietly(f"{rip}/{fn}.hash")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import socket
 import subprocess
 import time
@@ -90,7 +91,7 @@ def test_success_writes_outputs_log_and_metrics(slurm: Pair, make_job) -> None:
     for key in METRIC_KEYS:
         assert result.metrics.get(key) is not None, f"metric {key} missing: {result.metrics}"
     job_id = result.metrics["job_id"]
-    assert job_id.isdigit()
+    assert re.fullmatch(r"\d+(_\d+)?", job_id), job_id  # a job, or a task of an array
     assert result.metrics["host"] == socket.gethostname()
     assert result.metrics["end"] >= result.metrics["start"] > time.time() - 120
     assert result.metrics["max_rss"] > 0
@@ -173,7 +174,7 @@ def test_cancel_all_stops_running_jobs(slurm: Pair, make_job) -> None:
 
 
 def test_cancel_all_also_drops_jobs_not_yet_submitted(make_job) -> None:
-    backend, events = _backend(submit_rate=1.0)
+    backend, events = _backend(submit_rate=1.0, array_size=0)  # one sbatch per job, at 1 a second
     try:
         jobs = [make_job(f"queued{i}", "sleep 300") for i in range(4)]
         for job in jobs:
@@ -204,7 +205,7 @@ def test_many_trivial_jobs_all_complete(slurm: Pair, make_job) -> None:
 
 
 def test_submissions_are_rate_limited(make_job) -> None:
-    backend, events = _backend(submit_rate=4.0)
+    backend, events = _backend(submit_rate=4.0, array_size=0)  # one sbatch per job
     try:
         jobs = [make_job(f"r{i}", "true") for i in range(5)]
         for job in jobs:
@@ -246,7 +247,7 @@ def test_plain_sh_runner_without_python(make_job) -> None:
         backend.stop()
     ok = results["rule/busy"]
     assert ok.ok and (busy.workdir / "out.txt").read_text() == "30000\n"
-    assert ok.metrics["cpu"] > 0 and ok.metrics["max_rss"] is None and ok.metrics["job_id"].isdigit()
+    assert ok.metrics["cpu"] > 0 and ok.metrics["max_rss"] is None and re.fullmatch(r"\d+(_\d+)?", ok.metrics["job_id"])
     assert results["rule/bad"].returncode == 3 and "nope" in bad.log_path.read_text()
 
 

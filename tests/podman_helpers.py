@@ -1,4 +1,4 @@
-"""The podman test image as the container tests see it (the fixtures are in conftest.py)."""
+"""The podman test image as the container tests see it (the fixtures are in podman_fixture.py)."""
 
 from __future__ import annotations
 
