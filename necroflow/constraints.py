@@ -34,13 +34,10 @@ import shlex
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .backends.shell import (
-    format_time,  # shell.py is stdlib-only (embedded in SLURM jobs): the one home
-)
 from .declare import RuleError
 from .resources import ACCEPTED_FORMS, parse_resource, parse_time
 
-__all__ = ["ConstraintError", "Constraints", "PerAttempt", "format_time", "parse_time"]
+__all__ = ["ConstraintError", "Constraints", "PerAttempt", "parse_time"]
 
 
 class ConstraintError(RuleError):

@@ -147,11 +147,16 @@ class DAG:
         self.pipelines.append(pipeline)
         root = self.root
         jobs = self.jobs
-        # deferred fingerprints hash their source files through this DAG, and ask about images once
-        with using(self.sources), remember_ids(self.image_ids):
+        for j in pjobs:
+            if j.outdir is None:  # the convenience view (node.path); this DAG never reads it
+                j.outdir = root
+        if any(j.deferred for j in pjobs):
+            # deferred fingerprints hash their source files through this DAG, and ask about images once
+            with using(self.sources), remember_ids(self.image_ids):
+                for j in pjobs:
+                    jobs.setdefault(j.fingerprint, j)
+        else:
             for j in pjobs:
-                if j.outdir is None:  # the convenience view (node.path); this DAG never reads it
-                    j.outdir = root
                 jobs.setdefault(j.fingerprint, j)
         mine: dict[str, Node] = {}
         for label, node in wanted.items():

@@ -12,12 +12,20 @@ One ``syncfs`` per batch instead of an ``fsync`` per file keeps the cost per job
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
+from typing import Any
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-_syncfs = getattr(_libc, "syncfs", None)
+_syncfs: Any = None  # libc's syncfs, found on the first barrier (ctypes is slow to import)
+
+
+def _find_syncfs() -> Any:
+    global _syncfs
+    if _syncfs is None:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)  # this process: libc is in it (find_library would run ldconfig)
+        _syncfs = getattr(libc, "syncfs", False)
+    return _syncfs
 
 
 class Barrier:
@@ -31,7 +39,8 @@ class Barrier:
         if self.fd is None:
             return
         self.count += 1
-        if _syncfs is None or _syncfs(self.fd) != 0:
+        syncfs = _find_syncfs()
+        if not syncfs or syncfs(self.fd) != 0:
             os.sync()  # no syncfs here (not Linux) or it failed: flush every file system
 
     def close(self) -> None:

@@ -16,7 +16,15 @@ from typing import Any
 from .files import atomic_write, read_text
 from .folder import RIP, IndexEntry, NodeFolder
 from .lock import OutdirLock, check_rip
-from .records import CLEANED, STATES, UP_TO_DATE, parse_record, valid_outputs, valid_record
+from .records import (
+    CLEANED,
+    STATES,
+    UP_TO_DATE,
+    index_copy,
+    parse_record,
+    valid_outputs,
+    valid_record,
+)
 
 INDEX_NAME = "index.json"
 INDEX_VERSION = 1
@@ -167,8 +175,10 @@ class NodeReader:
         return state, record, stamp
 
     def learn(self, key: str, stamp: tuple[int, int, int], state: str, record: dict[str, Any]) -> None:
-        from .records import index_copy
-
+        e = self.index.get(key)
+        if e is not None and e[3] is record:  # judged from the index: the entry stays as it is
+            self.seen[key] = e  # (a re-hash updated its record in place)
+            return
         self.seen[key] = (stamp[0], stamp[1], state, index_copy(record))
 
     def save(self, updates: dict[str, IndexEntry]) -> None:
