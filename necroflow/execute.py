@@ -24,7 +24,7 @@ from .ready import ReadySet
 from .recorder import Outcome, Recorder
 from .reporting import CancelToken, Interrupted, JobFailed, Reporter, RunReport, log_tails
 from .schedule import ReadyQueue, Remaining, Scheduler
-from .signals import SignalGuard
+from .signals import SignalGuard, wait_event
 from .slots import SOLO, WAIT, Slots
 from .store import INTERRUPTED, Barrier, EventLog, IndexEntry, NodeFolder, Outdir
 from .types import Log
@@ -93,7 +93,9 @@ class RunLoop:
                         if self.uncommitted and (self.events.empty() or len(self.uncommitted) >= COMMIT_BATCH):
                             self.commit()  # nothing else to do right now: make finished jobs durable
                         with guard.interruptible():
-                            ev = self.events.get()
+                            ev = wait_event(self.events)
+                        if ev is None:
+                            continue
                         self.handle(ev)
                         self.launch()
                     self.commit(final=True)

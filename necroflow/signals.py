@@ -8,13 +8,16 @@ noted and raised at the next wait.
 
 from __future__ import annotations
 
+import queue
 import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from .reporting import Interrupted
+
+T = TypeVar("T")
 
 
 class SignalGuard:
@@ -70,3 +73,17 @@ class SignalGuard:
             yield
         finally:
             self._interruptible = False
+
+
+#: How often a waiting run loop wakes to run signal handlers.  Python runs them only on the
+#: main thread, and a blocking ``Queue.get()`` is woken only by a signal the kernel happened
+#: to deliver to that thread; one delivered to a backend's thread would wait for the next event.
+WAKE_INTERVAL = 0.2
+
+
+def wait_event(events: queue.Queue[T]) -> T | None:
+    """The next event, or None after ``WAKE_INTERVAL`` (so pending signal handlers run)."""
+    try:
+        return events.get(timeout=WAKE_INTERVAL)
+    except queue.Empty:
+        return None

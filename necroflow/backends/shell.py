@@ -141,14 +141,18 @@ def format_time(seconds: float) -> str:
     return "".join(parts)
 
 
-def run(command: str, workdir: str, log_path: str, time_limit: float | None = None) -> dict[str, Any]:
-    """Run to completion (what a Dask task or a SLURM job does); never raises for the command."""
+def run(command: str, workdir: str, log_path: str, time_limit: float | None = None,
+        on_start: Any = None) -> dict[str, Any]:
+    """Run to completion (what a Dask task or a SLURM job does); never raises for the command.
+    ``on_start(pgid)`` is called once the command's process group exists."""
     start = time.time()
     try:
         proc = spawn(command, workdir, log_path)
     except (OSError, ValueError) as e:
         note_in_log(log_path, f"could not start job: {e}")
         return {"returncode": None, "signal": None, "start": start, "end": time.time(), "error": str(e)}
+    if on_start is not None:
+        on_start(proc.pid)
     exit = reap(proc, start, time_limit)
     if exit["signal"] or exit.get("timed_out"):
         note_in_log(log_path, f"job {describe(exit)}")
@@ -179,14 +183,44 @@ def write_exit(path: str, exit: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+class ForwardTerm:
+    """SIGTERM to the runner (SLURM's scancel or time limit) goes on to the command's group.
+
+    The command runs in a session of its own, so SLURM's signal to the job reaches only this
+    runner; a runner that died at once would leave the command reparented to init, where
+    ``proctrack/linuxproc`` loses it and SLURM's later SIGKILL never arrives.  So the runner
+    forwards SIGTERM, SIGKILLs the group after ``grace`` and stays the command's parent till
+    then (SLURM's own SIGKILL, after KillWait, then reaches both).
+    """
+
+    def __init__(self, grace: float = KILL_GRACE) -> None:
+        self.grace = grace
+        self.pgid: int | None = None
+        self.terminated = False
+        signal.signal(signal.SIGTERM, self._on_term)
+
+    def watch(self, pgid: int) -> None:
+        self.pgid = pgid
+        if self.terminated:  # SIGTERM came between the spawn and now
+            TimeLimit(pgid, 0.0, self.grace)
+
+    def _on_term(self, signum: int, frame: Any) -> None:
+        if not self.terminated and self.pgid is not None:
+            TimeLimit(self.pgid, 0.0, self.grace)
+        self.terminated = True
+
+
 def main(argv: list[str]) -> int:
     """``python shell.py WORKDIR LOG EXIT_RECORD COMMAND``: the body of a SLURM job script.
 
-    It deliberately does not catch SIGTERM: a job killed by SLURM leaves no exit record,
-    and the poller reads the reason from squeue instead.
+    A job SLURM terminates (scancel, its time limit) leaves no exit record: the poller reads
+    the reason from squeue instead.
     """
     workdir, log_path, exit_path, command = argv[:4]
-    exit = run(command, workdir, log_path)
+    term = ForwardTerm()
+    exit = run(command, workdir, log_path, on_start=term.watch)
+    if term.terminated:
+        return 128 + signal.SIGTERM
     # The id necroflow tracks the job under: an array task's or a group member's, else SLURM's.
     exit["job_id"] = os.environ.get("NECROFLOW_SLURM_ID") or os.environ.get("SLURM_JOB_ID")
     write_exit(exit_path, exit)

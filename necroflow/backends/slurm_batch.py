@@ -87,9 +87,17 @@ def array_script(task_file: Path) -> str:
 
 
 # The group runner: members in parallel on the allocation's CPUs, each in its own session
-# (process group), each writing its own exit record through its own job script.
+# (process group), each writing its own exit record through its own job script.  SLURM's
+# SIGTERM is forwarded to every running member, whose own runner forwards it to its command.
 _GROUP_RUNNER = r'''
-import os, subprocess, sys
+import os, signal, subprocess, sys
+def forward(signum, frame):  # each member is its own session: pass SLURM's SIGTERM on to them
+    for pid in running:
+        try:
+            os.killpg(pid, signum)
+        except OSError:
+            pass
+signal.signal(signal.SIGTERM, forward)
 cpus = int(os.environ.get("SLURM_CPUS_PER_TASK") or os.environ.get("SLURM_CPUS_ON_NODE") or 1)
 members = [line.split("\t", 2) for line in open(sys.argv[1]).read().splitlines() if line]
 free, running = cpus, {}

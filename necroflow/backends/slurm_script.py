@@ -148,8 +148,8 @@ def sbatch_options(
 
 # The runner used when the node has Python is the shared shell runner (backends/shell.py),
 # embedded whole: it measures CPU time and peak RSS with wait4() and writes the exit record.
-# It deliberately does not catch SIGTERM: a job killed by SLURM leaves no exit record, and
-# the poller reads the reason from squeue instead.
+# SIGTERM from SLURM is forwarded to the command's group; such a job leaves no exit record,
+# and the poller reads the reason from squeue instead.
 _PY_RUNNER = Path(shell.__file__).read_text()
 
 # The fallback when no Python is found on the node: POSIX sh, CPU time from `times`, no RSS.

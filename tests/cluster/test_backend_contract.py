@@ -119,13 +119,21 @@ def _alive(pid: int) -> bool:
 LONG = "echo $$ > pid; echo started; exec sleep 300"
 
 
+# On SLURM the job also notes the id SLURM knows it by (an array task's is ``JOB_TASK``), for
+# scancel/squeue from outside; it reads SLURM's own environment, not necroflow's file names.
+SLURM_ID = ('sid=${SLURM_ARRAY_JOB_ID:+${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}}; '
+            'echo "${sid:-$SLURM_JOB_ID}" > slurm_id; ')
+
+
 def _start_long(be: Harness, make_job: Callable[..., Task], names: list[str],
                 command: str = LONG) -> list[tuple[Task, int]]:
     """Submit long tasks and return each with its pid once all of them run."""
+    if be.name == "slurm":
+        command = SLURM_ID + command
     tasks = [make_job(n, command) for n in names]
     for t in tasks:
         be.backend.submit(t)
-    wait = 60 if be.name == "slurm" else 20
+    wait = 120 if be.name == "slurm" else 20  # a shared test node may be busy with another session's jobs
     for t in tasks:
         wait_until(lambda t=t: log_has(t.log_path, "started") and (t.workdir / "pid").exists(), wait,
                    f"{t.key} to start on {be.name}")
@@ -133,10 +141,10 @@ def _start_long(be: Harness, make_job: Callable[..., Task], names: list[str],
 
 
 def _slurm_job_id(task: Task) -> str:
-    """The SLURM job id of a started task, from the name of SLURM's output file in .rip/."""
-    outs = [p.name for p in task.rip.glob("slurm-*.out")]
-    assert len(outs) == 1, outs
-    return outs[0][len("slurm-") : -len(".out")]
+    """The SLURM id of a task started by _start_long ("123", or "123_4" for an array task)."""
+    job_id = (task.workdir / "slurm_id").read_text().strip()
+    assert job_id and job_id.replace("_", "").isdigit(), job_id
+    return job_id
 
 
 def _squeue_live(job_ids: list[str]) -> str:
@@ -279,22 +287,19 @@ def test_a_task_that_cannot_start_is_one_failure(be: Harness, make_job: Callable
 
 
 # ----------------------------------------------------------------------------------------
-# cases where a backend breaks the contract (strict xfail: remove the mark once fixed)
+# stopping, links and limits
 # ----------------------------------------------------------------------------------------
 
 
-SLURM_SIGTERM_LEAK = (
-    "SLURM: scancel/time limit SIGTERMs the job script's Python runner (shell.main), which dies at once "
-    "without killing the command's process group (started in its own session); the command, "
-    "ignoring SIGTERM, is reparented to init, proctrack/linuxproc no longer finds it, and SLURM's "
-    "SIGKILL after KillWait misses it: the job is CANCELLED while its command keeps running")
+# A command that ignores SIGTERM must still end: on SLURM, scancel and the time limit SIGTERM
+# the job script's runner, which forwards it to the command's own session and stays its
+# parent (a runner that died at once left the command reparented to init, out of reach of
+# proctrack/linuxproc and of SLURM's SIGKILL after KillWait).
 
 
 def test_cancel_all_stops_a_task_that_ignores_sigterm(be: Harness, make_job: Callable[..., Task],
-                                                      tmp_path: Path, request: pytest.FixtureRequest) -> None:
+                                                      tmp_path: Path) -> None:
     """'Nothing keeps running': cancel_all(grace) asks with SIGTERM, but the task must end (SIGKILL)."""
-    if be.name == "slurm":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=SLURM_SIGTERM_LEAK))
     ((_, pid),) = _start_long(be, make_job, ["stubborn"], "trap '' TERM; " + LONG)
     be.backend.cancel_all(grace=1.0)
     # local/Dask: SIGKILL after the 1 s grace; SLURM: its KillWait (2 s on the test cluster)
@@ -302,11 +307,10 @@ def test_cancel_all_stops_a_task_that_ignores_sigterm(be: Harness, make_job: Cal
     assert _procs_under(tmp_path) == []
 
 
-@pytest.mark.xfail(strict=True, reason=SLURM_SIGTERM_LEAK)
 def test_scancel_from_outside_stops_a_task_that_ignores_sigterm(make_job: Callable[..., Task],
                                                                 slurm_cluster: None, tmp_path: Path) -> None:
-    """The same leak without cancel_all: an outside scancel (as a time limit would) reports the
-    job cancelled while its command keeps running, orphaned, in the node folder."""
+    """The same without cancel_all: after an outside scancel (as a time limit would send) the
+    job is cancelled and its command is not left running, orphaned, in the node folder."""
     backend, timeout, quiet = _make("slurm")
     events: queue.Queue[TaskResult] = queue.Queue()
     backend.start(events)
@@ -332,41 +336,32 @@ def test_scancel_from_outside_stops_a_task_that_ignores_sigterm(make_job: Callab
     assert not leaked, f"SLURM job {job_id} is CANCELLED but its command (pid {pid}) kept running"
 
 
-def _xfail_log_link(request: pytest.FixtureRequest) -> None:
-    request.applymarker(pytest.mark.xfail(strict=True, reason=(
-        "shell.note_in_log opens the log with open(path, 'ab'), following a symlink (all backends); "
-        "Dask and SLURM also truncate it with Path.write_bytes(b'') before the O_NOFOLLOW spawn")))
-
-
 def test_a_log_path_that_is_a_symlink_is_never_written_through(be: Harness, make_job: Callable[..., Task],
-                                                               tmp_path: Path,
-                                                               request: pytest.FixtureRequest) -> None:
+                                                               tmp_path: Path) -> None:
     """spawn opens the log with O_NOFOLLOW and the store unlinks job.log so that 'a planted link's
     target' is never truncated; every other write into the log must not follow a link either."""
-    _xfail_log_link(request)
     victim = tmp_path / "precious.txt"
     victim.write_text("precious\n")
     task = make_job("linked", "echo written")
     task.log_path.symlink_to(victim)
     be.backend.submit(task)
     r = be.one(task)
-    assert not r.ok  # the job cannot open its log: one failure, not a crash
     assert victim.read_text() == "precious\n"
-
-
-def _xfail_time_limit(request: pytest.FixtureRequest) -> None:
-    request.applymarker(pytest.mark.xfail(strict=True, reason=(
-        "necroflow/constraints.py documents `time` as read by the 'local/Dask time limit', but "
-        "neither LocalBackend nor DaskBackend (nor the run loop) reads it")))
+    if r.ok:  # the backend replaced the link with a fresh log
+        assert not task.log_path.is_symlink() and task.log_path.read_text() == "written\n"
+    else:  # or refused to write through it: one failure, not a crash
+        assert r.message, r
 
 
 @pytest.mark.parametrize("be", ["local", "dask"], indirect=True)
 def test_time_constraint_stops_a_task_over_its_limit(be: Harness, make_job: Callable[..., Task],
-                                                     request: pytest.FixtureRequest) -> None:
+                                                     tmp_path: Path) -> None:
     """(SLURM's own time limit is checked by the session's time_limited_job in test_slurm_backend.)"""
-    _xfail_time_limit(request)
-    task = make_job("slow", "exec sleep 4", time=1)
+    task = make_job("slow", "echo $$ > pid; exec sleep 30", time=1)
     t0 = time.monotonic()
     be.backend.submit(task)
     r = be.one(task)
-    assert not r.ok and time.monotonic() - t0 < 3, (r, time.monotonic() - t0)
+    assert not r.ok and time.monotonic() - t0 < 5, (r, time.monotonic() - t0)
+    assert r.message.startswith("ran out of time after 1s"), r.message
+    assert not _alive(int((task.workdir / "pid").read_text()))
+    assert _procs_under(tmp_path) == []
