@@ -38,7 +38,12 @@ def build(jobset: JobSet, settings: RunSettings, token: str | None = None) -> Gu
     token = token or new_token()
     model = GuiModel(jobset)
     feed = Feed(model)
-    runs = Runs(jobset, settings, lambda run: feed.publish({"run": run.id, "state": run.state}))
+    def changed(run: Any) -> None:
+        if run.state != "running":
+            model.replan()  # the records changed: classify again (the feed may not have read the end yet)
+        feed.publish({"run": run.id, "state": run.state})
+
+    runs = Runs(jobset, settings, changed)
     return Gui(make_app(model, runs, feed, token), token, model, runs, feed)
 
 

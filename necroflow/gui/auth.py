@@ -26,18 +26,24 @@ def _same(a: str | None, b: str) -> bool:
     return a is not None and hmac.compare_digest(a.encode(), b.encode())
 
 
-def presented(request: Request) -> tuple[str | None, str]:
-    """(the token a request carries, where: ``header`` | ``cookie`` | ``query`` | ``none``)."""
+def cookie_name(request: Request) -> str:
+    """One cookie per port: two GUIs on one host (cookies ignore ports) do not log each other out."""
+    return f"{COOKIE}_{request.url.port or 0}"
+
+
+def presented(request: Request) -> list[tuple[str, str]]:
+    """Every token a request carries, with where: ``header`` | ``cookie`` | ``query``."""
+    found = []
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
-        return auth[7:].strip(), "header"
-    cookie = request.cookies.get(COOKIE)
+        found.append((auth[7:].strip(), "header"))
+    cookie = request.cookies.get(cookie_name(request))
     if cookie:
-        return cookie, "cookie"
+        found.append((cookie, "cookie"))
     query = request.query_params.get("token")
     if query:
-        return query, "query"
-    return None, "none"
+        found.append((query, "query"))
+    return found
 
 
 def same_origin(request: Request) -> bool:
@@ -50,9 +56,12 @@ def same_origin(request: Request) -> bool:
 
 
 def check(request: Request, token: str) -> tuple[int, str] | None:
-    """None when the request may go on, else (HTTP status, why not)."""
-    given, where = presented(request)
-    if not _same(given, token):
+    """None when the request may go on, else (HTTP status, why not).
+
+    Any one right token will do: a cookie left by an earlier GUI on this port does not hide
+    the right token in the URL."""
+    where = next((w for given, w in presented(request) if _same(given, token)), None)
+    if where is None:
         return 401, "missing or wrong token: open the URL necroflow gui printed"
     if request.method not in ("GET", "HEAD"):
         if where == "query":

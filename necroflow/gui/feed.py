@@ -44,7 +44,7 @@ class Feed:
         for ev in self.tail.read():
             if "job" in ev:
                 self.model.saw(ev)
-                self.publish({"job": ev["job"], "state": ev["state"], "run": ev.get("run")})
+                self.publish({"job": ev["job"], "state": ev["state"], "run": ev.get("run"), "t": ev.get("t")})
             else:
                 if ev["state"] in RUN_ENDS:
                     self.model.replan()

@@ -143,13 +143,16 @@ class GuiModel:
 
     def file(self, rel: str) -> Path:
         """An output file inside the outdir; anything else (``..``, a link out) is NotFound."""
+        if "\0" in rel:
+            raise NotFound("no file name holds a NUL byte")
         root = os.path.realpath(self.dag.outdir)
         full = os.path.realpath(os.path.join(root, rel))
         if not full.startswith(root + os.sep) or not os.path.isfile(full):
             raise NotFound(f"no file {rel!r} inside the outdir")
-        parts = Path(rel).parts
-        if len(parts) < 3 or parts[0] + "/" + parts[1] not in self.by_key or ".rip" in parts:
-            raise NotFound(f"{rel!r} is not an output of a job of these job files")
+        for parts in (Path(rel).parts, Path(os.path.relpath(full, root)).parts):  # asked for, and linked to
+            job = self.by_key.get("/".join(parts[:2])) if len(parts) >= 3 else None
+            if job is None or parts[2] not in job.rule.filenames:  # a declared output (or inside one)
+                raise NotFound(f"{rel!r} is not an output of a job of these job files")
         return Path(full)
 
     # -- what a run would do -------------------------------------------------------------------
@@ -180,6 +183,8 @@ class GuiModel:
         plan = self.plan()
         if rule is not None:
             keys = [k for k in keys if self.by_key[k].rule.name == rule]
+            if not keys:
+                raise NotFound(f"no job of rule {rule!r} here")
         if len(keys) <= MAX_DRAWN_JOBS:
             return self._job_graph(keys, plan)
         return self._rule_graph(keys, plan)

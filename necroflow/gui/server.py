@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import (
@@ -43,7 +44,8 @@ from .model import GuiModel, NotFound
 from .runs import GuiRun, Runs
 
 STATIC = Path(__file__).parent / "static-files"  # not a package name: setuptools ships it as data
-ASSETS = {"app.js": "text/javascript", "style.css": "text/css"}
+_TYPES = {".js": "text/javascript", ".css": "text/css"}
+ASSETS = {p.name: _TYPES[p.suffix] for p in sorted(STATIC.iterdir()) if p.suffix in _TYPES}  # the page's modules
 
 
 def error(status: int, message: str) -> JSONResponse:
@@ -57,30 +59,32 @@ class Api:
     async def page(self, request: Request) -> Response:
         html = (STATIC / "index.html").read_text()
         response = Response(html, media_type="text/html")
-        response.set_cookie(auth.COOKIE, self.token, httponly=True, samesite="strict")
+        response.set_cookie(auth.cookie_name(request), self.token, httponly=True, samesite="strict")
         return response
 
     async def asset(self, request: Request) -> Response:
         name = request.path_params["name"]
         if name not in ASSETS:
             return error(404, f"no asset {name!r}")
-        return FileResponse(STATIC / name, media_type=ASSETS[name])
+        # a few KiB read at once, no thread hop; "no-cache": a browser asks again, gets the new page after an upgrade
+        return Response((STATIC / name).read_bytes(), media_type=ASSETS[name], headers={"Cache-Control": "no-cache"})
 
+    # Planning a big DAG takes a while: off the event loop, so event streams keep flowing.
     async def combos(self, request: Request) -> Response:
         return JSONResponse(self.model.combos())
 
     async def jobs(self, request: Request) -> Response:
-        return JSONResponse(self.model.jobs(request.query_params.get("combo")))
+        return JSONResponse(await run_in_threadpool(self.model.jobs, request.query_params.get("combo")))
 
     async def job(self, request: Request) -> Response:
-        return JSONResponse(self.model.detail(_key(request)))
+        return JSONResponse(await run_in_threadpool(self.model.detail, _key(request)))
 
     async def log(self, request: Request) -> Response:
-        return PlainTextResponse(self.model.log(_key(request)))
+        return PlainTextResponse(await run_in_threadpool(self.model.log, _key(request)))
 
     async def graph(self, request: Request) -> Response:
         q = request.query_params
-        return JSONResponse(self.model.graph(q.get("combo"), q.get("rule")))
+        return JSONResponse(await run_in_threadpool(self.model.graph, q.get("combo"), q.get("rule")))
 
     async def file(self, request: Request) -> Response:
         path = self.model.file(request.path_params["path"])
@@ -100,7 +104,7 @@ class Api:
         if not isinstance(keep_going, bool) or not isinstance(dry_run, bool):
             return error(400, "keep_going and dry_run must be true or false")
         keys = self.model.targets(combos, targets)
-        to_run = self.model.preview(keys)
+        to_run = await run_in_threadpool(self.model.preview, keys)
         if dry_run:
             return JSONResponse({"id": None, "state": "dry_run", "to_run": to_run})
         try:
@@ -134,7 +138,10 @@ class Api:
                     except TimeoutError:
                         yield ": keep-alive\n\n"
                         continue
-                    yield f"data: {json.dumps(ev)}\n\n"
+                    batch = [ev]  # whatever else is queued goes in the same write
+                    while not sub[1].empty() and len(batch) < 1000:
+                        batch.append(sub[1].get_nowait())
+                    yield "".join(f"data: {json.dumps(e)}\n\n" for e in batch)
             finally:
                 self.feed.unsubscribe(sub)
 
@@ -146,13 +153,49 @@ def _key(request: Request) -> str:
     return f"{request.path_params['rule']}/{request.path_params['hash']}"
 
 
+MAX_BODY = 1 << 20  # a run request is a few lists of names
+MAX_DEPTH = 64
+RUN_FIELDS = frozenset({"combos", "targets", "cores", "keep_going", "dry_run"})
+
+
+def _depth(body: bytes) -> int:
+    """How deep the arrays and objects of a JSON text nest (strings skipped): refused before
+    parsing, so the parser never hits the recursion limit."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for b in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif b == 0x5C:  # backslash
+                escaped = True
+            elif b == 0x22:  # quote
+                in_string = False
+        elif b == 0x22:
+            in_string = True
+        elif b in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif b in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
+
+
 async def _json_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise HTTPException(413, f"the body is too large (over {MAX_BODY} bytes)")
+    if _depth(raw) > MAX_DEPTH:
+        raise HTTPException(400, f"the body is nested too deeply (over {MAX_DEPTH} levels)")
     try:
-        body = json.loads(await request.body() or b"{}")
+        body = json.loads(raw or b"{}")
     except (ValueError, RecursionError):
         raise HTTPException(400, "the body is not valid JSON") from None
     if not isinstance(body, dict):
         raise HTTPException(400, "the body must be a JSON object")
+    unknown = sorted(set(body) - RUN_FIELDS)
+    if unknown:
+        raise HTTPException(400, f"unknown field {unknown[0]!r} (known: {', '.join(sorted(RUN_FIELDS))})")
     return body
 
 

@@ -23,8 +23,12 @@ export class GraphView {
     this.data = null;
     this.nodes = new Map(); // id -> {g, state, title, sub, bar, edges: [path]}
     this.selected = null;
+    this.moved = false; // the user panned or zoomed since the last fit: a resize keeps their view
     this.bindPanZoom();
     this.bindClicks();
+    new ResizeObserver(() => {
+      if (!this.moved) this.fit();
+    }).observe(svgEl);
   }
 
   get kind() {
@@ -161,6 +165,7 @@ export class GraphView {
       if (!drag) return;
       this.t.x = drag.tx + e.clientX - drag.x;
       this.t.y = drag.ty + e.clientY - drag.y;
+      this.moved = true;
       this.apply();
     });
     const end = () => {
@@ -180,6 +185,7 @@ export class GraphView {
     const k = clamp(this.t.k * f, 0.03, 4);
     const g = k / this.t.k;
     this.t = { k, x: px - (px - this.t.x) * g, y: py - (py - this.t.y) * g };
+    this.moved = true;
     this.apply();
   }
 
@@ -194,6 +200,7 @@ export class GraphView {
     if (!d || !r.width || !r.height) return;
     const k = clamp(Math.min(r.width / d.width, r.height / d.height), 0.03, 1.25);
     this.t = { k, x: (r.width - d.width * k) / 2, y: Math.max(0, (r.height - d.height * k) / 2) };
+    this.moved = false;
     this.apply();
   }
 

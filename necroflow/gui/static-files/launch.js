@@ -24,7 +24,9 @@ export class Launch {
     $("#run").addEventListener("click", () => this.start());
     $("#cancel").addEventListener("click", () => this.cancel());
     $("#clear-targets").addEventListener("click", () => this.app.clearTargets());
-    for (const id of ["#cores", "#keep-going"]) $(id).addEventListener("change", () => this.changed());
+    for (const id of ["#cores", "#keep-going"]) {
+      for (const kind of ["input", "change"]) $(id).addEventListener(kind, () => this.changed());
+    }
   }
 
   body(dryRun) {

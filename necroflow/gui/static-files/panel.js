@@ -33,10 +33,12 @@ export class Panel {
   }
 
   // -- one job ----------------------------------------------------------------------------
-  async showJob(id) {
+  // ``from``: the rule whose job list this job was picked from (a link leads back to it).
+  async showJob(id, from = null) {
     this.stopLog();
     this.kind = "job";
     this.id = id;
+    this.from = from;
     this.root.hidden = false;
     this.body.replaceChildren(el("h2", { class: "job-id" }, id), el("p", { class: "muted" }, "loading…"));
     await this.loadJob();
@@ -53,7 +55,7 @@ export class Panel {
     }
     if (this.kind !== "job" || this.id !== id) return;
     this.detail = d;
-    this.body.replaceChildren(...this.jobView(d));
+    this.body.replaceChildren(...this.jobView(d).filter(Boolean));
     this.readLog();
   }
 
@@ -70,7 +72,12 @@ export class Panel {
   jobView(d) {
     const target = el("input", { type: "checkbox", id: "detail-target", checked: this.app.isTarget(d.id) || null,
       onchange: () => this.app.toggleTarget(d.id) });
+    const from = this.from;
     const out = [
+      from ? el("a", { href: "#", class: "back", onclick: (e) => {
+        e.preventDefault();
+        this.showRule(from);
+      } }, `← the jobs of rule ${from}`) : null,
       el("h2", { class: "job-id" }, d.id),
       el("p", {}, el("span", { class: `badge st-${d.state}`, id: "detail-state" }, stateLabel(d.state)), " ",
         el("label", { class: "target-toggle" }, target, " run target")),
@@ -99,7 +106,7 @@ export class Panel {
       const why = d.state === "up_to_date" ? "Up to date: nothing would run." : d.reason || "";
       return el("p", { id: "detail-reason", class: "reason" }, why);
     }
-    const bits = [["why", c.kind]];
+    const bits = [["kind", c.kind]];
     if (c.cause) bits.push(["cause", c.cause]);
     if (c.detail) bits.push(["detail", c.detail]);
     return el("div", { id: "detail-reason", class: "reason" },
@@ -201,11 +208,11 @@ export class Panel {
     const drawable = ids.length > 0 && ids.length <= this.app.maxDrawn;
     this.list = el("div", { class: "vlist", id: "rule-jobs" }, el("div", { class: "spacer" }));
     this.list.addEventListener("scroll", () => this.paintRows());
-    this.body.replaceChildren(
+    this.body.replaceChildren(...[
       el("h2", {}, `rule ${rule}`),
       el("p", {}, plural(ids.length, "job"), " in this view. Click one for its details; Shift-click picks it as a run target."),
       drawable ? el("button", { onclick: () => this.app.drawRule(rule) }, `Draw these ${ids.length} jobs`) : null,
-      chips, this.list);
+      chips, this.list].filter(Boolean));
     this.paintRows();
   }
 
@@ -239,7 +246,7 @@ export class Panel {
         if (e.shiftKey || e.ctrlKey || e.metaKey) {
           this.app.toggleTarget(id);
           this.paintRows();
-        } else this.app.openJob(id);
+        } else this.showJob(id, this.id);
       });
       rows.push(row);
     }

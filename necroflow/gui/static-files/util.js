@@ -78,7 +78,9 @@ export function fmtBytes(n) {
 
 export function fmtTime(unix) {
   if (!unix) return "–";
-  return new Date(unix * 1000).toLocaleString();
+  const d = new Date(unix * 1000);
+  const p = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
 // "necroalchemy_grid__sample+NA12878__ref+hg38" -> "sample=NA12878 · ref=hg38" (the job file
