@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .command import resolve_command
 from .containers import remember_ids
+from .heap import fit_to
 from .nodes import Job, Node, walk_jobs
 from .sources import SourceHashes, using
 from .store import Outdir
@@ -165,6 +166,7 @@ class DAG:
             self.request_labels.append((idx, label, canon))
             mine[label] = canon
         self.pipeline_requests.append(mine)
+        fit_to(len(jobs))
         return self
 
     def only(self, keys: Iterable[str]) -> DAG:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from .containers import ContainerError, default_container, use_runtime
 from .graph import DAG, GLOB_CHARS, Pipeline
+from .heap import paused
 from .links import combo_rows, link_combos
 from .missing import MissingFile, missing_files_as_warnings, missing_source_error, missing_warnings
 from .nodes import Node
@@ -158,19 +159,25 @@ def load_jobs(paths: Sequence[str | os.PathLike[str]], outdir: str | os.PathLike
     dag = DAG(outdir)
     runs: list[ComboRun] = []
     missing: list[tuple[Combo, MissingFile]] = []
-    for combo in combos:
-        with missing_files_as_warnings(missing_files_ok) as found, default_container(combo.container or container):
-            P = build_pipeline(combo, base)
-            _check_requests(P, combo)
-            try:
-                dag.add(P, combo.requests)  # fingerprints: source files hashed, images identified
-            except ContainerError as e:
-                raise ConfigError(str(e), file=combo.source, combo=combo.name) from None
-        missing += [(combo, m) for m in found]
-        runs.append(ComboRun(combo, P, dag.pipeline_requests[-1]))
+    with paused():  # every pipeline lives as long as the DAG: nothing for the cycle collector to find
+        for combo in combos:
+            _add_combo(dag, combo, base, missing_files_ok, container, runs, missing)
     jobset = JobSet(dag, runs, missing_warnings(missing))
     check_folders(jobset)
     return jobset
+
+
+def _add_combo(dag: DAG, combo: Combo, base: Path | None, missing_files_ok: bool, container: str | None,
+               runs: list[ComboRun], missing: list[tuple[Combo, MissingFile]]) -> None:
+    with missing_files_as_warnings(missing_files_ok) as found, default_container(combo.container or container):
+        P = build_pipeline(combo, base)
+        _check_requests(P, combo)
+        try:
+            dag.add(P, combo.requests)  # fingerprints: source files hashed, images identified
+        except ContainerError as e:
+            raise ConfigError(str(e), file=combo.source, combo=combo.name) from None
+    missing += [(combo, m) for m in found]
+    runs.append(ComboRun(combo, P, dag.pipeline_requests[-1]))
 
 
 def _check_requests(P: Pipeline, combo: Combo) -> None:

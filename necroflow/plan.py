@@ -7,15 +7,16 @@ per output; a file is re-hashed only when its signature moved since it was hashe
 
 from __future__ import annotations
 
-import gc
 import os
 from collections import Counter
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import reasons as R
+from .heap import paused
 from .reasons import Reason
 from .store import (
     CLEANED,
@@ -65,12 +66,12 @@ class Plan:
     reader: NodeReader | None = None  # what the plan read: index entries for the run to write back
     locked_by: int | None = None  # pid of a live necroflow running on this outdir now (-1: unknown pid)
 
-    @property
+    @cached_property  # a plan is made once and never changes: its readers ask many times
     def to_run(self) -> list[Job]:
         return [j for j in self.required if self.entries[j.fingerprint].state in RUNNABLE]
 
     def counts(self) -> Counter[str]:
-        c: Counter[str] = Counter(e.state.value for e in self.entries.values())
+        c: Counter[str] = Counter(e.state for e in self.entries.values())  # a State is its value (StrEnum)
         if self.orphans:
             c[State.ORPHAN.value] = len(self.orphans)
         return c
@@ -94,7 +95,7 @@ class Plan:
         shown = [j for j in self.required if self.entries[j.fingerprint].state in RUNNABLE_OR_RUNNING]
         for j in shown[: limit if limit is not None else None]:
             e = self.entries[j.fingerprint]
-            lines.append(f"  {e.state.value:<11} {j.key}  ({e.reason})")
+            lines.append(f"  {e.state:<11} {j.key}  ({e.reason})")
         if limit is not None and len(shown) > limit:
             lines.append(f"  ... and {len(shown) - limit} more")
         for p in self.orphans:
@@ -205,17 +206,12 @@ def make_plan(dag: DAG, *, scan_orphans: bool = False, persist: bool = False) ->
     # A plan made while another process runs on the outdir (status, --dry-run) says so; a run's
     # own plan holds the lock itself (persist) and sees no one else.
     c = _Classifier(dag, persist, None if persist else live_holder(dag.outdir))
-    gc_was_on = gc.isenabled()
-    gc.disable()  # the plan allocates a few objects per job and frees none: nothing for the GC to find
-    try:
+    with paused():  # the plan allocates a few objects per job and frees none: nothing for the GC to find
         for job in required:
             entry = c.classify(job)
             c.entries[job.fingerprint] = entry
             if entry.state in RUNNABLE_OR_RUNNING:
                 c.runs.add(job.fingerprint)
-    finally:
-        if gc_was_on:
-            gc.enable()
     entries, runs = c.entries, c.runs
     # A cleaned intermediate is satisfied only while nothing downstream must rerun.
     for job in reversed(required):
