@@ -13,7 +13,8 @@ seconds.  So ready jobs that arrive together are batched:
   failure fails that job only.
 
 Each job is tracked under the id its exit record names (``123``, ``123_4`` for an array
-task, ``123+4`` for a group member) and watched through the id ``squeue -r`` shows for it
+task, ``gTAG+4`` for a group member: the runner's own tag, since the
+task file is written before SLURM gives the allocation its id) and watched through the id ``squeue -r`` shows for it
 (``123``, ``123_4``, ``123``).
 """
 
@@ -92,6 +93,8 @@ def array_script(task_file: Path) -> str:
 _GROUP_RUNNER = r'''
 import os, signal, subprocess, sys
 def forward(signum, frame):  # each member is its own session: pass SLURM's SIGTERM on to them
+    del members[:]  # cancelled or out of time: no waiting member may start now
+    stopped.append(signum)
     for pid in running:
         try:
             os.killpg(pid, signum)
@@ -100,7 +103,7 @@ def forward(signum, frame):  # each member is its own session: pass SLURM's SIGT
 signal.signal(signal.SIGTERM, forward)
 cpus = int(os.environ.get("SLURM_CPUS_PER_TASK") or os.environ.get("SLURM_CPUS_ON_NODE") or 1)
 members = [line.split("\t", 2) for line in open(sys.argv[1]).read().splitlines() if line]
-free, running = cpus, {}
+free, running, stopped = cpus, {}, []
 while members or running:
     while members and (free >= min(int(members[0][0]), cpus) or not running):
         threads, ident, script = members.pop(0)
@@ -110,6 +113,8 @@ while members or running:
         proc = subprocess.Popen(["/bin/sh", script], env=env, start_new_session=True, stdout=out, stderr=out)
         out.close()
         running[proc.pid] = (proc, need)
+        if stopped:  # the signal came while this one was starting
+            os.killpg(proc.pid, stopped[0])
         free -= need
     pid, _ = os.wait()
     if pid in running:
