@@ -7,13 +7,15 @@ oldest every time the heap has grown by a quarter, so building a growing DAG sca
 live objects over and over.  At 300,000 jobs that was two thirds of the build time (10.0 s of
 CPU against 3.6 s with the collector off: ``bench/nfbench/scenario_scale.py``).
 
-Two measures, each bounded:
+Two measures, each bounded in time:
 
-- :func:`paused` turns the collector off around loops necroflow runs itself (building the
-  pipelines of job files, classifying a plan), and back on after.
+- :func:`paused` turns the collector off around a loop of necroflow's own that allocates and
+  frees nothing cyclic (classifying a plan), and back on after.  It never wraps user code: a
+  factory may well leave cyclic garbage.
 - :func:`fit_to` raises the first threshold of the collector to :data:`LARGE_THRESHOLD` once
-  a DAG holds :data:`LARGE_DAG_JOBS` jobs, for the rest of the process, since a factory called
-  from the user's own loop cannot be bracketed.  Cycles still get collected, in larger batches.
+  a DAG holds :data:`LARGE_DAG_JOBS` jobs (a factory called from the user's own loop cannot be
+  bracketed), and :func:`restore` puts the old threshold back when the DAG is planned, i.e.
+  when building is over.  Cycles made meanwhile are still collected, in larger batches.
 """
 
 from __future__ import annotations
@@ -38,9 +40,23 @@ def paused() -> Iterator[None]:
             gc.enable()
 
 
+_raised_from: list[int] = []  # the first threshold fit_to replaced, until restore puts it back
+
+
 def fit_to(jobs: int) -> None:
     """Raise the collector's first threshold once a DAG is large (never lowers it)."""
     if jobs >= LARGE_DAG_JOBS:
         first, *rest = gc.get_threshold()
         if 0 < first < LARGE_THRESHOLD:
             gc.set_threshold(LARGE_THRESHOLD, *rest)
+            _raised_from[:] = [first]
+
+
+def restore() -> None:
+    """Building is over (the DAG is being planned): the threshold fit_to raised goes back,
+    unless someone set another one since."""
+    if _raised_from:
+        first, *rest = gc.get_threshold()
+        if first == LARGE_THRESHOLD:
+            gc.set_threshold(_raised_from[0], *rest)
+        _raised_from.clear()

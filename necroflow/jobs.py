@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 from .containers import ContainerError, default_container, use_runtime
 from .graph import DAG, GLOB_CHARS, Pipeline
-from .heap import paused
 from .links import combo_rows, link_combos
 from .missing import MissingFile, missing_files_as_warnings, missing_source_error, missing_warnings
 from .nodes import Node
@@ -159,9 +158,8 @@ def load_jobs(paths: Sequence[str | os.PathLike[str]], outdir: str | os.PathLike
     dag = DAG(outdir)
     runs: list[ComboRun] = []
     missing: list[tuple[Combo, MissingFile]] = []
-    with paused():  # every pipeline lives as long as the DAG: nothing for the cycle collector to find
-        for combo in combos:
-            _add_combo(dag, combo, base, missing_files_ok, container, runs, missing)
+    for combo in combos:  # a big DAG raises the collector's threshold itself (heap.fit_to)
+        _add_combo(dag, combo, base, missing_files_ok, container, runs, missing)
     jobset = JobSet(dag, runs, missing_warnings(missing))
     check_folders(jobset)
     return jobset

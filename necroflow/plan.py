@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import reasons as R
-from .heap import paused
+from .heap import paused, restore
 from .reasons import Reason
 from .store import (
     CLEANED,
@@ -202,6 +202,7 @@ _EMPTY: dict[str, str] = {}
 
 
 def make_plan(dag: DAG, *, scan_orphans: bool = False, persist: bool = False) -> Plan:
+    restore()  # the DAG is built: the collector's usual pace again (see heap.py)
     required = required_jobs(dag)
     # A plan made while another process runs on the outdir (status, --dry-run) says so; a run's
     # own plan holds the lock itself (persist) and sees no one else.

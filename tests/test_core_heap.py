@@ -1,6 +1,6 @@
 """The cycle collector stays out of DAG building (necroflow/heap.py): paused around
 necroflow's own loops and restored after, and its first threshold raised (never lowered) once
-a DAG is large."""
+a DAG is large, until the DAG is planned."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from necroflow import DAG, NodeType, Pipeline, Rules
-from necroflow.heap import LARGE_DAG_JOBS, LARGE_THRESHOLD, fit_to, paused
+from necroflow.heap import LARGE_DAG_JOBS, LARGE_THRESHOLD, fit_to, paused, restore
 
 
 @pytest.fixture(autouse=True)
@@ -51,6 +51,19 @@ def test_fit_to_raises_only_for_large_dags_and_never_lowers() -> None:
     assert gc.get_threshold()[0] == 0
 
 
+def test_restore_puts_back_what_fit_to_raised_only() -> None:
+    gc.set_threshold(700, 10, 10)
+    fit_to(LARGE_DAG_JOBS)
+    restore()
+    assert gc.get_threshold() == (700, 10, 10)
+    restore()  # nothing raised: nothing to do
+    assert gc.get_threshold() == (700, 10, 10)
+    fit_to(LARGE_DAG_JOBS)
+    gc.set_threshold(5000, 10, 10)  # the user's own choice since: kept
+    restore()
+    assert gc.get_threshold() == (5000, 10, 10)
+
+
 class Word(NodeType):
     filename = "word.txt"
 
@@ -75,3 +88,5 @@ def test_a_large_dag_raises_the_threshold(tmp_path: Path) -> None:
             assert gc.get_threshold()[0] == 700
     assert len(dag.jobs) == LARGE_DAG_JOBS
     assert gc.get_threshold()[0] == LARGE_THRESHOLD
+    dag.plan()  # building is over
+    assert gc.get_threshold()[0] == 700

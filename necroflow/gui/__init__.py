@@ -62,6 +62,11 @@ def serve(gui: Gui, host: str = "127.0.0.1", port: int = 8765,
     shown = f"[{host}]" if ":" in host else host
     config = uvicorn.Config(gui.app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1)
     server = uvicorn.Server(config)
+    from .auth import LOOPBACK_NAMES
+
+    bare = host.strip("[]").lower()
+    # On a wildcard address the names clients use are unknown: the token alone guards it.
+    gui.app.hosts = frozenset() if bare in ("0.0.0.0", "::", "") else LOOPBACK_NAMES | {bare}
     gui.feed.start()
     try:
         if on_ready is not None:

@@ -69,3 +69,17 @@ def check(request: Request, token: str) -> tuple[int, str] | None:
         if where == "cookie" and not same_origin(request):
             return 403, "cross-site request refused (the Origin is not this server)"
     return None
+
+
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def known_host(request: Request, hosts: frozenset[str]) -> bool:
+    """The Host header names this server (a loopback name, or the ``--host`` it listens on):
+    a page of another site whose name was rebound to 127.0.0.1 is refused even with a token.
+    An empty ``hosts`` checks nothing (an app served by tests)."""
+    if not hosts:
+        return True
+    name = urlsplit("//" + request.headers.get("host", "")).hostname or ""
+    return name.lower() in hosts
+

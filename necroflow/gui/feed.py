@@ -16,6 +16,10 @@ from .model import GuiModel
 
 POLL = 0.2  # seconds between looks at the log: a change shows within well under a second
 RUN_ENDS = frozenset({"succeeded", "failed", "cancelled"})
+BACKLOG = 50_000  # events queued for one page that does not read (a sleeping tab): then it is dropped
+
+
+DROPPED: dict[str, Any] = {"dropped": True}  # the marker that ends a stream that fell too far behind
 
 
 class Feed:
@@ -54,6 +58,10 @@ class Feed:
         with self._lock:
             subs = list(self._subs)
         for loop, q in subs:
+            if q.qsize() >= BACKLOG:  # its stream ends; the page reconnects and reloads every state
+                self.unsubscribe((loop, q))
+                loop.call_soon_threadsafe(q.put_nowait, DROPPED)
+                continue
             try:
                 loop.call_soon_threadsafe(q.put_nowait, event)
             except RuntimeError:  # that page's loop is gone

@@ -10,6 +10,7 @@ live without re-planning on every change.
 from __future__ import annotations
 
 import os
+import stat
 import threading
 from collections import Counter
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..layout import BOX_H, BOX_W, layered
 from ..plan import State
-from ..store import Outdir, live_holder
+from ..store import NodeFolder, Outdir, live_holder
 
 if TYPE_CHECKING:
     from ..jobs import JobSet
@@ -43,16 +44,28 @@ class GuiModel:
         for r in jobset.runs:
             canon = [self.dag.canonical(j) for j in r.pipeline.jobs]
             self.combo_keys[r.combo.name] = [j.key for j in canon]
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _plan and live: held for moments only
+        self._planning = threading.Lock()  # one planner at a time; readers of live never wait for it
         self._plan: Plan | None = None
         self.live: dict[str, str] = {}  # job key -> state from the feed since the last plan
+        self._seen: dict[str, int] = {}  # job key -> when (a serial) the feed last said so
+        self._serial = 0
 
     # -- states ----------------------------------------------------------------------------
     def plan(self) -> Plan:
-        with self._lock:
+        plan = self._plan
+        if plan is not None:
+            return plan
+        with self._planning:
             if self._plan is None:
-                self._plan = self.dag.plan()
-                self.live.clear()
+                with self._lock:
+                    began = self._serial
+                fresh = self.dag.plan()  # seconds for a big DAG: the feed goes on meanwhile
+                with self._lock:
+                    # what the feed said before planning began is in the plan; what it said since may not be
+                    for key in [k for k, at in self._seen.items() if at <= began]:
+                        del self.live[key], self._seen[key]
+                    self._plan = fresh
             return self._plan
 
     def replan(self) -> None:
@@ -65,7 +78,9 @@ class GuiModel:
         key = event.get("job")
         if isinstance(key, str) and key in self.by_key:
             with self._lock:
+                self._serial += 1
                 self.live[key] = str(event["state"])
+                self._seen[key] = self._serial
 
     def state(self, job: Job, plan: Plan) -> str:
         live = self.live.get(job.key)
@@ -107,11 +122,20 @@ class GuiModel:
             raise NotFound(f"no job {key!r}")
         return job
 
+    def folder(self, key: str) -> NodeFolder | None:
+        """The job's node folder, or None when a link on the way (the rule or hash folder, or
+        its record folder) leads elsewhere: nothing outside the outdir is ever read for a page."""
+        folder = self.outdir.node(key)
+        records = os.path.realpath(folder.rip)
+        root = os.path.realpath(self.dag.outdir)
+        return folder if records == os.path.join(root, key, os.path.basename(folder.rip)) else None
+
     def detail(self, key: str) -> dict[str, Any]:
         job = self.job(key)
         plan = self.plan()
         e = plan.entries.get(job.fingerprint)
-        folder = self.outdir.node(key)
+        found = self.folder(key)
+        folder = found if found is not None else NodeFolder(os.devnull + "/" + key)  # reads nothing
         outputs = []
         for fn in job.rule.filenames:
             p = folder.file(fn)
@@ -127,7 +151,9 @@ class GuiModel:
 
     def log(self, key: str) -> str:
         self.job(key)
-        folder = self.outdir.node(key)
+        folder = self.folder(key)
+        if folder is None:
+            return ""
         try:
             fd = os.open(folder.log_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError:
@@ -141,19 +167,34 @@ class GuiModel:
         finally:
             os.close(fd)
 
-    def file(self, rel: str) -> Path:
-        """An output file inside the outdir; anything else (``..``, a link out) is NotFound."""
+    def file(self, rel: str) -> tuple[int, str]:
+        """An open descriptor of an output file inside the outdir, and its name; anything else
+        (``..``, a link out, a record) is NotFound.  The checks are made again on what was
+        opened, so a link swapped in between the check and the open is refused too."""
         if "\0" in rel:
             raise NotFound("no file name holds a NUL byte")
         root = os.path.realpath(self.dag.outdir)
         full = os.path.realpath(os.path.join(root, rel))
+        self._check_file(rel, root, full)
+        try:
+            fd = os.open(full, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+        except OSError:
+            raise NotFound(f"no file {rel!r} inside the outdir") from None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode) or os.readlink(f"/proc/self/fd/{fd}") != full:
+                raise NotFound(f"no file {rel!r} inside the outdir")
+        except (OSError, NotFound):
+            os.close(fd)
+            raise NotFound(f"no file {rel!r} inside the outdir") from None
+        return fd, os.path.basename(full)
+
+    def _check_file(self, rel: str, root: str, full: str) -> None:
         if not full.startswith(root + os.sep) or not os.path.isfile(full):
             raise NotFound(f"no file {rel!r} inside the outdir")
         for parts in (Path(rel).parts, Path(os.path.relpath(full, root)).parts):  # asked for, and linked to
             job = self.by_key.get("/".join(parts[:2])) if len(parts) >= 3 else None
             if job is None or parts[2] not in job.rule.filenames:  # a declared output (or inside one)
                 raise NotFound(f"{rel!r} is not an output of a job of these job files")
-        return Path(full)
 
     # -- what a run would do -------------------------------------------------------------------
     def targets(self, combos: list[str] | None, targets: list[str] | None) -> list[str]:

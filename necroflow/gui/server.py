@@ -21,15 +21,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import (
-    FileResponse,
     JSONResponse,
     PlainTextResponse,
     Response,
@@ -39,7 +40,7 @@ from starlette.routing import Route
 
 from ..store import OutdirLocked
 from . import auth
-from .feed import Feed
+from .feed import DROPPED, Feed
 from .model import GuiModel, NotFound
 from .runs import GuiRun, Runs
 
@@ -87,8 +88,10 @@ class Api:
         return JSONResponse(await run_in_threadpool(self.model.graph, q.get("combo"), q.get("rule")))
 
     async def file(self, request: Request) -> Response:
-        path = self.model.file(request.path_params["path"])
-        return FileResponse(path, filename=path.name)
+        fd, name = self.model.file(request.path_params["path"])
+        size = os.fstat(fd).st_size
+        return StreamingResponse(_chunks(fd), media_type="application/octet-stream", headers={
+            "Content-Length": str(size), "Content-Disposition": _attachment(name)})
 
     async def status(self, request: Request) -> Response:
         active = self.runs.active()
@@ -103,6 +106,8 @@ class Api:
             return error(400, "cores must be a positive integer or null")
         if not isinstance(keep_going, bool) or not isinstance(dry_run, bool):
             return error(400, "keep_going and dry_run must be true or false")
+        if combos == [] or targets == []:  # a filter that came out empty must not mean "everything"
+            return error(400, "an empty list of combos or targets names nothing to run; send null for all")
         keys = self.model.targets(combos, targets)
         to_run = await run_in_threadpool(self.model.preview, keys)
         if dry_run:
@@ -138,15 +143,34 @@ class Api:
                     except TimeoutError:
                         yield ": keep-alive\n\n"
                         continue
+                    if ev is DROPPED:
+                        return  # too far behind: the page's EventSource reconnects and reloads
                     batch = [ev]  # whatever else is queued goes in the same write
                     while not sub[1].empty() and len(batch) < 1000:
-                        batch.append(sub[1].get_nowait())
+                        nxt = sub[1].get_nowait()
+                        if nxt is DROPPED:
+                            return
+                        batch.append(nxt)
                     yield "".join(f"data: {json.dumps(e)}\n\n" for e in batch)
             finally:
                 self.feed.unsubscribe(sub)
 
         return StreamingResponse(stream(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+async def _chunks(fd: int) -> Any:
+    """The bytes of an open file (the one the model checked), closed at the end."""
+    try:
+        while chunk := await run_in_threadpool(os.read, fd, 1 << 20):
+            yield chunk
+    finally:
+        os.close(fd)
+
+
+def _attachment(name: str) -> str:
+    quoted = quote(name)
+    return f'attachment; filename="{name}"' if quoted == name else f"attachment; filename*=utf-8''{quoted}"
 
 
 def _key(request: Request) -> str:
@@ -231,31 +255,34 @@ def make_app(model: GuiModel, runs: Runs, feed: Feed, token: str) -> Guard:
 
 
 HEADERS = [(b"content-security-policy", b"default-src 'self'; img-src 'self' data:; style-src 'self'; "
-                                          b"script-src 'self'"),
-           (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin")]
+                                          b"script-src 'self'; frame-ancestors 'none'"),
+           (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin"),
+           (b"x-frame-options", b"DENY")]
 
 
 class Guard:
     """ASGI middleware: the token check before anything, safety headers on every answer."""
 
-    def __init__(self, app: Any, token: str) -> None:
-        self.app, self.token = app, token
+    def __init__(self, app: Any, token: str, hosts: frozenset[str] = frozenset()) -> None:
+        self.app, self.token, self.hosts = app, token, hosts
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        why = auth.check(Request(scope), self.token)
-        if why is not None:
-            await error(*why)(scope, receive, send)
-            return
-
         async def with_headers(message: Any) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
                 message["headers"] = list(message["headers"]) + HEADERS
             await send(message)
 
+        request = Request(scope)
+        why = auth.check(request, self.token)
+        if why is None and not auth.known_host(request, self.hosts):
+            why = 421, "unexpected Host header: open the URL necroflow gui printed"
+        if why is not None:
+            await error(*why)(scope, receive, with_headers)
+            return
         await self.app(scope, receive, with_headers)
 
 
