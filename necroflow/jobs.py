@@ -14,7 +14,7 @@ import inspect
 import os
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -103,6 +103,18 @@ def _user_error(e: BaseException, path: Path) -> str:
     return f"{type(e).__name__}: {e}{where}"
 
 
+def _missing_key_hint(e: BaseException, config: Any) -> str:
+    """For ``config["sample"]`` / ``config.sample`` on a key the job file lacks: say so, with the
+    job file's close key (a misspelt ``smaple`` in the TOML)."""
+    import difflib
+
+    name = e.args[0] if isinstance(e, KeyError) and e.args else getattr(e, "name", None)
+    if not isinstance(name, str) or not isinstance(config, Mapping) or name in config:
+        return ""
+    close = difflib.get_close_matches(name, [str(k) for k in config], n=1)
+    return f"; the job file sets no key {name!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+
+
 def _rules_of(module: ModuleType, job_file: Path, ref: str) -> Rules:
     found = {id(v): v for v in vars(module).values() if isinstance(v, Rules)}
     if len(found) == 1:
@@ -134,7 +146,7 @@ def build_pipeline(combo: Combo, base: Path | None = None) -> Pipeline:
     except SourceMissing as e:  # the key that names the file, when the path is a value of the job file
         raise missing_source_error(combo, e) from None
     except (Exception, SystemExit) as e:
-        raise ConfigError(f"factory {combo.pipeline} raised {_user_error(e, path)}",
+        raise ConfigError(f"factory {combo.pipeline} raised {_user_error(e, path)}{_missing_key_hint(e, config)}",
                           file=combo.source, key=".pipeline", combo=combo.name) from None
     if not isinstance(P, Pipeline):
         raise ConfigError(f"factory {combo.pipeline} returned {type(P).__name__}, not a Pipeline; "

@@ -177,7 +177,7 @@ class Config(dict[str, Any]):
             return self[name]
         except KeyError:
             raise AttributeError(
-                f"config has no key {name!r}; keys: {', '.join(map(str, self)) or 'none'}"
+                f"config has no key {name!r}; keys: {', '.join(map(str, self)) or 'none'}", name=name, obj=self
             ) from None
 
 

@@ -96,3 +96,15 @@ def test_incomplete_combo_keeps_what_an_earlier_run_linked(tmp_path: Path) -> No
     (summary.job.dir / ".rip" / "state").write_text("failed\n")
     assert link_combos(jobset) == {"w": "incomplete"}
     assert sorted(p.name for p in (out / "w").rglob("*")) == before
+
+
+@pytest.mark.parametrize("access", ['config["sample"]', "config.sample"])
+def test_a_misspelt_job_file_key_is_named_with_its_close_match(tmp_path: Path, access: str) -> None:
+    flow = tmp_path / "spell.py"
+    flow.write_text("from necroflow import Pipeline\n\n"
+                    f"def make(config):\n    name = {access}\n    return Pipeline()\n")
+    job = write(tmp_path / "job.toml", 'smaple = "NA12878"\n', factory=f"{flow}:make")
+    with pytest.raises(ConfigError) as e:
+        load_jobs([job], tmp_path / "out")
+    text = str(e.value)
+    assert "the job file sets no key 'sample' (did you mean 'smaple'?)" in text and "spell.py, line 4" in text
