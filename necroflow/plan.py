@@ -206,8 +206,8 @@ def make_plan(dag: DAG, *, scan_orphans: bool = False, persist: bool = False) ->
     required = required_jobs(dag)
     # A plan made while another process runs on the outdir (status, --dry-run) says so; a run's
     # own plan holds the lock itself (persist) and sees no one else.
-    c = _Classifier(dag, persist, None if persist else live_holder(dag.outdir))
-    with paused():  # the plan allocates a few objects per job and frees none: nothing for the GC to find
+    with paused():  # reading the index and classifying allocate and free nothing cyclic: no GC passes
+        c = _Classifier(dag, persist, None if persist else live_holder(dag.outdir))
         for job in required:
             entry = c.classify(job)
             c.entries[job.fingerprint] = entry
