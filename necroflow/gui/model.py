@@ -180,13 +180,10 @@ class GuiModel:
             fd = os.open(full, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
         except OSError:
             raise NotFound(f"no file {rel!r} inside the outdir") from None
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode) or os.readlink(f"/proc/self/fd/{fd}") != full:
-                raise NotFound(f"no file {rel!r} inside the outdir")
-        except (OSError, NotFound):
-            os.close(fd)
-            raise NotFound(f"no file {rel!r} inside the outdir") from None
-        return fd, os.path.basename(full)
+        if _is_regular_file_at(fd, full):
+            return fd, os.path.basename(full)
+        os.close(fd)
+        raise NotFound(f"no file {rel!r} inside the outdir")
 
     def _check_file(self, rel: str, root: str, full: str) -> None:
         if not full.startswith(root + os.sep) or not os.path.isfile(full):
@@ -259,6 +256,14 @@ _PRIORITY = ["failed", "running", "interrupted", "stale", "missing", "cleaned", 
 
 def _worst(counts: Counter[str]) -> str:
     return next((s for s in _PRIORITY if counts.get(s)), "up_to_date")
+
+
+def _is_regular_file_at(fd: int, path: str) -> bool:
+    """The open ``fd`` is a regular file and is ``path`` (not something swapped in since)."""
+    try:
+        return stat.S_ISREG(os.fstat(fd).st_mode) and os.readlink(f"/proc/self/fd/{fd}") == path
+    except OSError:
+        return False
 
 
 def _size(path: str) -> int | None:
