@@ -101,11 +101,10 @@ def call_fingerprint(rule_dig: bytes, params_json: str, parents: list[tuple[str,
     """
     h = _prefix(rule_dig).copy()
     pb = params_json.encode()
-    h.update(len(pb).to_bytes(8, "big"))
-    h.update(pb)
+    chunks = [len(pb).to_bytes(8, "big"), pb]
     for name, fp, label in parents:
         for part in (name, fp, label):
             b = part.encode()
-            h.update(len(b).to_bytes(4, "big"))
-            h.update(b)
+            chunks += (len(b).to_bytes(4, "big"), b)
+    h.update(b"".join(chunks))  # one update of the same bytes: the same digest, fewer calls
     return h.hexdigest()

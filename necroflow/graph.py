@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from .command import resolve_command
 from .containers import remember_ids
 from .heap import fit_to
+from .interning import forget_all
 from .nodes import Job, Node, walk_jobs
 from .sources import SourceHashes, using
 from .store import Outdir
@@ -70,7 +71,7 @@ class Pipeline:
     @property
     def nodes(self) -> list[Node]:
         """Every node this pipeline needs, parents first (co-outputs listed once each)."""
-        return [n for j in self.jobs for n in j.outputs.values()]
+        return [n for j in self.jobs for n in j.nodes]
 
     def sinks(self, jobs: list[Job] | None = None) -> dict[str, Node]:
         """Labelled nodes that no other node of this pipeline consumes: the default requests."""
@@ -126,6 +127,7 @@ class DAG:
     def __init__(self, outdir: str | os.PathLike[str]) -> None:
         self.outdir = Path(outdir).absolute()
         self.root = str(self.outdir)
+        forget_all()  # calls made from now on build jobs for this DAG (see interning.py)
         # Content hashes of source files, kept in the outdir; written back by a run.
         self.sources = SourceHashes(Outdir(self.outdir).load_sources())
         self.image_ids: dict[tuple[str, str], str] = {}  # container images, by content id
@@ -161,7 +163,7 @@ class DAG:
                 jobs.setdefault(j.fingerprint, j)
         mine: dict[str, Node] = {}
         for label, node in wanted.items():
-            canon = jobs[node.job.fingerprint].outputs[node.label]
+            canon = jobs[node.job.fingerprint].node(node.label)
             self.requested[canon.relpath] = canon
             self.request_labels.append((idx, label, canon))
             mine[label] = canon
@@ -179,7 +181,7 @@ class DAG:
             job = by_key.get(key)
             if job is None:
                 raise KeyError(f"no job {key!r} in this DAG")
-            for n in job.outputs.values():
+            for n in job.nodes:
                 sub.requested[n.relpath] = n
         need = [j for j in walk_jobs(n.job for n in sub.requested.values())]
         sub.jobs = {j.fingerprint: j for j in need}

@@ -36,7 +36,7 @@ class Job:
     fifo scheduler follows it.
     """
 
-    __slots__ = ("rule", "params", "params_json", "inputs", "edges", "outputs", "fingerprint", "key",
+    __slots__ = ("rule", "params", "params_json", "inputs", "edges", "nodes", "fingerprint", "key",
                  "order", "outdir", "deferred", "sources", "container", "container_id", "__weakref__")
 
     def __init__(self, rule: Rule, params: dict[str, Any], params_json: str,
@@ -75,7 +75,8 @@ class Job:
         if not deferred:
             self.fingerprint: str = call_fingerprint(rule.digest, params_json, parents)
             self.key: str = f"{rule.name}/{self.fingerprint[:16]}"
-        self.outputs: dict[str, Node] = {label: Node(self, label, t) for label, t in rule.outputs.items()}
+        # Its output nodes in the rule's order: a tuple, not a dict per job (see ``outputs``).
+        self.nodes: tuple[Node, ...] = tuple([Node(self, label, t) for label, t in rule.outputs.items()])
         self.order = next(_serials)
         self.outdir: str | None = None  # the first outdir this job was resolved under (convenience only)
 
@@ -109,6 +110,18 @@ class Job:
         self.fingerprint = call_fingerprint(rule.digest, params_json, parents)
         self.key = f"{rule.name}/{self.fingerprint[:16]}"
         self.deferred = False
+
+    @property
+    def outputs(self) -> dict[str, Node]:
+        """Output label -> node (a new dict each time; ``nodes`` and ``node()`` are cheaper)."""
+        return {n.label: n for n in self.nodes}
+
+    def node(self, label: str) -> Node:
+        """The output node named ``label``."""
+        for n in self.nodes:
+            if n.label == label:
+                return n
+        raise KeyError(f"rule {self.rule.name!r} has no output {label!r}")
 
     @property
     def hash16(self) -> str:

@@ -143,7 +143,7 @@ class _Classifier:
     def classify(self, job: Job) -> Entry:
         rule = job.rule
         if not self.reader.folder_exists(rule.name, job.fingerprint[:16]):
-            return Entry(job, State.MISSING, Reason(R.ABSENT))
+            return Entry(job, State.MISSING, _ABSENT)
         key = job.key
         folder = self.outdir.node(key)
         state, record, stamp = self.reader.state_and_record(key, folder)
@@ -199,6 +199,7 @@ class _Classifier:
 
 
 _EMPTY: dict[str, str] = {}
+_ABSENT = Reason(R.ABSENT)  # frozen: one for every job of a new outdir
 
 
 def make_plan(dag: DAG, *, scan_orphans: bool = False, persist: bool = False) -> Plan:

@@ -47,8 +47,8 @@ class GuiModel:
         self._lock = threading.Lock()  # guards _plan and live: held for moments only
         self._planning = threading.Lock()  # one planner at a time; readers of live never wait for it
         self._plan: Plan | None = None
-        self.live: dict[str, str] = {}  # job key -> state from the feed since the last plan
-        self._seen: dict[str, int] = {}  # job key -> when (a serial) the feed last said so
+        # job key -> (state, serial of the event): what the feed said since the plan was begun
+        self.live: dict[str, tuple[str, int]] = {}
         self._serial = 0
 
     # -- states ----------------------------------------------------------------------------
@@ -63,8 +63,7 @@ class GuiModel:
                 fresh = self.dag.plan()  # seconds for a big DAG: the feed goes on meanwhile
                 with self._lock:
                     # what the feed said before planning began is in the plan; what it said since may not be
-                    for key in [k for k, at in self._seen.items() if at <= began]:
-                        del self.live[key], self._seen[key]
+                    self.live = {k: seen for k, seen in self.live.items() if seen[1] > began}
                     self._plan = fresh
             return self._plan
 
@@ -79,13 +78,12 @@ class GuiModel:
         if isinstance(key, str) and key in self.by_key:
             with self._lock:
                 self._serial += 1
-                self.live[key] = str(event["state"])
-                self._seen[key] = self._serial
+                self.live[key] = (str(event["state"]), self._serial)
 
     def state(self, job: Job, plan: Plan) -> str:
         live = self.live.get(job.key)
         if live is not None:
-            return live
+            return live[0]
         e = plan.entries.get(job.fingerprint)
         return "not_required" if e is None else e.state.value.lower()
 
