@@ -26,8 +26,7 @@ from .types import NodeType, check_component, is_node_type
 
 __all__ = ["Constraints", "Inputs", "Outputs", "Rule", "RuleError", "Rules", "check_param_type"]
 
-# A call without params or inputs shares this empty dict (a Job never changes its own).
-_NONE: dict[str, Any] = {}
+_NONE: dict[str, Any] = {}  # shared by calls without params or inputs: a Job never changes its own
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -219,8 +218,7 @@ class Rule:
                 key += (id(value.job), value.label)
             else:
                 key.append(tuple((id(n.job), n.label) for n in value))
-        ident = tuple(key)
-        job = shared(ident)
+        job = shared(ident := tuple(key))
         if job is None:
             job = Job(self, params, params_json, parents, None)
             if not job.deferred:
