@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
@@ -91,17 +92,23 @@ class Plan:
         return text
 
     def explain(self, limit: int | None = None) -> str:
-        lines = []
-        shown = [j for j in self.required if self.entries[j.fingerprint].state in RUNNABLE_OR_RUNNING]
-        for j in shown[: limit if limit is not None else None]:
+        return "\n".join(self.explain_lines(limit))
+
+    def explain_lines(self, limit: int | None = None) -> Iterator[str]:
+        """The lines of :meth:`explain`, one at a time (a million-job dry run need not hold
+        them all)."""
+        shown = (j for j in self.required if self.entries[j.fingerprint].state in RUNNABLE_OR_RUNNING)
+        n = 0
+        for j in shown:
+            if limit is not None and n >= limit:
+                yield f"  ... and {sum(1 for _ in shown) + 1} more"
+                break
+            n += 1
             e = self.entries[j.fingerprint]
-            lines.append(f"  {e.state:<11} {j.key}  ({e.reason})")
-        if limit is not None and len(shown) > limit:
-            lines.append(f"  ... and {len(shown) - limit} more")
+            yield f"  {e.state:<11} {j.key}  ({e.reason})"
         for p in self.orphans:
-            lines.append(f"  ORPHAN      {p.parent.name}/{p.name}  (no longer required)")
-        lines.append(self.summary())
-        return "\n".join(lines)
+            yield f"  ORPHAN      {p.parent.name}/{p.name}  (no longer required)"
+        yield self.summary()
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -109,6 +110,17 @@ class Reporter:
         except (OSError, ValueError):
             pass
 
+    def emit_lines(self, lines: Iterable[str], batch: int = 4096) -> None:
+        """Write many lines, a batch at a time (not one string of them all)."""
+        chunk: list[str] = []
+        for line in lines:
+            chunk.append(line)
+            if len(chunk) >= batch:
+                self.emit("\n".join(chunk))
+                chunk.clear()
+        if chunk:
+            self.emit("\n".join(chunk))
+
     def on_notice(self, text: str) -> None:
         """Something the run did on its own that a person should know (always shown)."""
         self.emit(text)
@@ -116,7 +128,7 @@ class Reporter:
     def on_plan(self, plan: Plan, dry_run: bool) -> None:
         self.total = len(plan.to_run)
         if dry_run:
-            self.emit(plan.explain())
+            self.emit_lines(plan.explain_lines())
         elif self.verbose >= 1:
             self.emit(plan.summary())
 
