@@ -36,7 +36,7 @@ class Job:
     fifo scheduler follows it.
     """
 
-    __slots__ = ("rule", "params", "params_json", "inputs", "edges", "nodes", "fingerprint", "key",
+    __slots__ = ("rule", "params", "params_json", "_lists", "edges", "nodes", "fingerprint",
                  "order", "outdir", "deferred", "sources", "container", "container_id", "__weakref__")
 
     def __init__(self, rule: Rule, params: dict[str, Any], params_json: str,
@@ -44,7 +44,8 @@ class Job:
         self.rule = rule
         self.params = params
         self.params_json = params_json
-        self.inputs = inputs
+        # Inputs are kept once, as edges; a rule with list inputs also keeps its lists' shape.
+        self._lists = inputs if rule.lists else None
         if rule.lists:
             edges: list[Edge] = []
             for name, value in inputs.items():
@@ -74,7 +75,6 @@ class Job:
         self.deferred: bool = deferred
         if not deferred:
             self.fingerprint: str = call_fingerprint(rule.digest, params_json, parents)
-            self.key: str = f"{rule.name}/{self.fingerprint[:16]}"
         # Its output nodes in the rule's order: a tuple, not a dict per job (see ``outputs``).
         self.nodes: tuple[Node, ...] = tuple([Node(self, label, t) for label, t in rule.outputs.items()])
         self.order = next(_serials)
@@ -82,7 +82,7 @@ class Job:
 
     def __getattr__(self, name: str) -> Any:
         # Only reached for an unset slot: the fingerprint of a deferred call.
-        if name in ("fingerprint", "key") and object.__getattribute__(self, "deferred"):
+        if name == "fingerprint" and object.__getattribute__(self, "deferred"):
             resolve_deferred(self)
             return object.__getattribute__(self, name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
@@ -108,8 +108,13 @@ class Job:
             params_json = dumps({**self.params, **identity})
         parents = [(slot, n.job.fingerprint, n.label) for slot, n in self.edges]
         self.fingerprint = call_fingerprint(rule.digest, params_json, parents)
-        self.key = f"{rule.name}/{self.fingerprint[:16]}"
         self.deferred = False
+
+    @property
+    def inputs(self) -> dict[str, Node | tuple[Node, ...]]:
+        """Input name -> parent node (a tuple of them for a list input)."""
+        lists = self._lists
+        return dict(self.edges) if lists is None else dict(lists)
 
     @property
     def outputs(self) -> dict[str, Node]:
@@ -122,6 +127,11 @@ class Job:
             if n.label == label:
                 return n
         raise KeyError(f"rule {self.rule.name!r} has no output {label!r}")
+
+    @property
+    def key(self) -> str:
+        """``{rule}/{hash16}``: made when asked, not kept (a million jobs, 70 MB)."""
+        return f"{self.rule.name}/{self.fingerprint[:16]}"
 
     @property
     def hash16(self) -> str:

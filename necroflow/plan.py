@@ -124,14 +124,23 @@ class Plan:
 
 
 def required_jobs(dag: DAG) -> list[Job]:
-    """Ancestors of every requested node, parents first (``dag.jobs`` is already topological)."""
+    """Ancestors of every requested node, parents first (``dag.jobs`` is already topological).
+
+    Walked children first, so a job leaves ``need`` once it is reached: no parent of it can
+    come later, and the set holds only the frontier, not every job of a million-job DAG.
+    """
     jobs = dag.jobs
     need = {n.job.fingerprint for n in dag.requested.values()}
-    for fp in reversed(list(jobs)):
+    out: list[Job] = []
+    for fp in reversed(jobs):  # dicts reverse in place: no copy of the keys
         if fp in need:
-            for _, n in jobs[fp].edges:
+            need.discard(fp)
+            job = jobs[fp]
+            out.append(job)
+            for _, n in job.edges:
                 need.add(n.job.fingerprint)
-    return [j for fp, j in jobs.items() if fp in need]
+    out.reverse()
+    return out
 
 
 class _Classifier:
@@ -145,7 +154,6 @@ class _Classifier:
         self.requested = {n.job.fingerprint for n in dag.requested.values()}
         self.entries: dict[str, Entry] = {}
         self.current: dict[str, dict[str, str]] = {}
-        self.runs: set[str] = set()
 
     def classify(self, job: Job) -> Entry:
         rule = job.rule
@@ -193,10 +201,10 @@ class _Classifier:
 
     def stale_reason(self, job: Job, record: dict[str, Any]) -> Reason | None:
         consumed = record.get("inputs") or {}
-        runs, current = self.runs, self.current
+        entries, current = self.entries, self.current
         for slot, n in job.edges:
             pfp = n.job.fingerprint
-            if pfp in runs:
+            if entries[pfp].state in RUNNABLE_OR_RUNNING:  # parents are classified first
                 return Reason(R.PARENT_RUNS, cause=n.job.key, detail=slot)
             had = consumed.get(slot)
             now = n.digest(current.get(pfp, _EMPTY))
@@ -219,18 +227,15 @@ def make_plan(dag: DAG, *, scan_orphans: bool = False, persist: bool = False) ->
         for job in required:
             entry = c.classify(job)
             c.entries[job.fingerprint] = entry
-            if entry.state in RUNNABLE_OR_RUNNING:
-                c.runs.add(job.fingerprint)
-    entries, runs = c.entries, c.runs
+    entries = c.entries
     # A cleaned intermediate is satisfied only while nothing downstream must rerun.
     for job in reversed(required):
-        if job.fingerprint in runs:
+        if entries[job.fingerprint].state in RUNNABLE_OR_RUNNING:  # a parent turned MISSING counts too
             for _, n in job.edges:
                 pfp = n.job.fingerprint
                 e = entries[pfp]
                 if e.state is State.CLEANED:
                     entries[pfp] = Entry(e.job, State.MISSING, Reason(R.CLEANED_NEEDED, cause=job.key))
-                    runs.add(pfp)
     plan = Plan(dag, required, entries, c.current, reader=c.reader, locked_by=c.locked_by)
     if scan_orphans:
         keep = {j.key for j in required}
