@@ -26,6 +26,7 @@ __all__ = ["DAG", "Job", "Node", "Pipeline", "resolve_command", "walk_jobs"]
 class Pipeline:
     """The wiring for one config: rule calls attached as attributes (``P.bam = R.align(...)``)."""
 
+    __slots__ = ("_labels",)  # no __dict__: a DAG keeps every pipeline it was given
     _labels: dict[str, Node]
 
     def __init__(self) -> None:
@@ -44,7 +45,7 @@ class Pipeline:
         labels[name] = value
 
     def __getattr__(self, name: str) -> Node:
-        labels = self.__dict__["_labels"]
+        labels = object.__getattribute__(self, "_labels")
         if name in labels:
             return labels[name]
         raise AttributeError(f"pipeline has no node named {name!r}; assigned: {', '.join(labels) or 'none'}")
@@ -134,8 +135,12 @@ class DAG:
         self.jobs: dict[str, Job] = {}  # fingerprint -> canonical job, parents first
         self.pipelines: list[Pipeline] = []
         self.requested: dict[str, Node] = {}  # "rule/hash16/filename" -> node
-        self.request_labels: list[tuple[int, str, Node]] = []  # (pipeline index, label, node)
         self.pipeline_requests: list[dict[str, Node]] = []  # per added pipeline: label -> canonical node
+
+    @property
+    def request_labels(self) -> list[tuple[int, str, Node]]:
+        """(pipeline index, label, canonical node) of every request, in the order added."""
+        return [(i, label, n) for i, mine in enumerate(self.pipeline_requests) for label, n in mine.items()]
 
     def add(self, pipeline: Pipeline, requests: Iterable[str] | None = None) -> DAG:
         """Add a pipeline; ``requests`` names the attributes to build (default: its sinks)."""
@@ -146,7 +151,6 @@ class DAG:
             wanted = pipeline.sinks(pjobs)
         else:
             wanted = {label: pipeline[label] for label in expand_requests(pipeline, requests)}
-        idx = len(self.pipelines)
         self.pipelines.append(pipeline)
         root = self.root
         jobs = self.jobs
@@ -165,7 +169,6 @@ class DAG:
         for label, node in wanted.items():
             canon = jobs[node.job.fingerprint].node(node.label)
             self.requested[canon.relpath] = canon
-            self.request_labels.append((idx, label, canon))
             mine[label] = canon
         self.pipeline_requests.append(mine)
         fit_to(len(jobs))

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .fingerprint import call_fingerprint
+from .fingerprint import call_fingerprint, dumps
 
 if TYPE_CHECKING:
     from .rules import Rule
@@ -36,14 +36,13 @@ class Job:
     fifo scheduler follows it.
     """
 
-    __slots__ = ("rule", "params", "params_json", "_lists", "edges", "nodes", "fingerprint",
-                 "order", "outdir", "deferred", "sources", "container", "container_id", "__weakref__")
+    __slots__ = ("rule", "params", "_lists", "edges", "nodes", "fingerprint",
+                 "order", "outdir", "deferred", "_extra")
 
     def __init__(self, rule: Rule, params: dict[str, Any], params_json: str,
                  inputs: dict[str, Node | tuple[Node, ...]], container: str | None = None) -> None:
         self.rule = rule
-        self.params = params
-        self.params_json = params_json
+        self.params = params  # params_json (canonical JSON of them) is hashed below, not kept
         # Inputs are kept once, as edges; a rule with list inputs also keeps its lists' shape.
         self._lists = inputs if rule.lists else None
         if rule.lists:
@@ -60,9 +59,8 @@ class Job:
         # once, without recursion: a 10,000-deep chain costs 10,000 hashes, not a stack.  A
         # call that reads source files (or has a parent that does) waits until its
         # fingerprint is first needed: hashing them is the DAG's business (see sources.py).
-        self.sources: dict[str, str] | None = None  # source param -> content hash, once known
-        self.container = container  # the image its command runs in (by name), if any
-        self.container_id: str | None = None  # that image's content id, once known
+        # Only a call that hashes source files or runs in an image carries these (see _Extra).
+        self._extra = _Extra(container) if container is not None or rule.sources else None
         deferred = rule.deferred or container is not None
         if not deferred:
             parents = []
@@ -89,21 +87,22 @@ class Job:
 
     def _resolve(self) -> None:
         """Compute a deferred fingerprint (every parent's is known by now)."""
-        from .fingerprint import dumps
-
         rule = self.rule
         params_json = self.params_json
         identity: dict[str, Any] = {}
-        if rule.sources:
-            from .missing import source_hash
+        if rule.sources or self.container is not None:
+            extra = self._extra
+            assert extra is not None  # made with the job whenever the rule has sources or the call an image
+            if rule.sources:
+                from .missing import source_hash
 
-            self.sources = {k: source_hash(self.params[k]) for k in sorted(rule.sources)}
-            identity.update({k: {"source_sha256": h} for k, h in self.sources.items()})
-        if self.container is not None:
-            from .containers import image_id
+                extra.sources = {k: source_hash(self.params[k]) for k in sorted(rule.sources)}
+                identity.update({k: {"source_sha256": h} for k, h in extra.sources.items()})
+            if extra.container is not None:
+                from .containers import image_id
 
-            self.container_id = image_id(rule.name, self.container)[1]
-            identity[".container"] = self.container_id  # no param can be named so: identifiers only
+                extra.container_id = image_id(rule.name, extra.container)[1]
+                identity[".container"] = extra.container_id  # no param can be named so: identifiers only
         if identity:
             params_json = dumps({**self.params, **identity})
         parents = [(slot, n.job.fingerprint, n.label) for slot, n in self.edges]
@@ -127,6 +126,26 @@ class Job:
             if n.label == label:
                 return n
         raise KeyError(f"rule {self.rule.name!r} has no output {label!r}")
+
+    @property
+    def sources(self) -> dict[str, str] | None:
+        """Source param -> content hash, once known."""
+        return None if self._extra is None else self._extra.sources
+
+    @property
+    def container(self) -> str | None:
+        """The image its command runs in (by name), if any."""
+        return None if self._extra is None else self._extra.container
+
+    @property
+    def container_id(self) -> str | None:
+        """That image's content id, once known."""
+        return None if self._extra is None else self._extra.container_id
+
+    @property
+    def params_json(self) -> str:
+        """Canonical JSON of the literal params (what the fingerprint hashed)."""
+        return dumps(self.params)
 
     @property
     def key(self) -> str:
@@ -160,6 +179,17 @@ class Job:
 
     def __repr__(self) -> str:
         return f"<Job {self.key}>"
+
+
+class _Extra:
+    """What a deferred call learns when resolved: kept apart, as most jobs have none of it."""
+
+    __slots__ = ("sources", "container", "container_id")
+
+    def __init__(self, container: str | None) -> None:
+        self.sources: dict[str, str] | None = None  # source param -> content hash, once known
+        self.container = container
+        self.container_id: str | None = None
 
 
 class Node:
