@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from .command import resolve_command
 from .containers import remember_ids
+from .fold import relabel, repoint
 from .heap import fit_to
-from .interning import forget_all
 from .nodes import Job, Node, walk_jobs
 from .sources import SourceHashes, using
 from .store import Outdir
@@ -128,7 +128,6 @@ class DAG:
     def __init__(self, outdir: str | os.PathLike[str]) -> None:
         self.outdir = Path(outdir).absolute()
         self.root = str(self.outdir)
-        forget_all()  # calls made from now on build jobs for this DAG (see interning.py)
         # Content hashes of source files, kept in the outdir; written back by a run.
         self.sources = SourceHashes(Outdir(self.outdir).load_sources())
         self.image_ids: dict[tuple[str, str], str] = {}  # container images, by content id
@@ -152,19 +151,15 @@ class DAG:
         else:
             wanted = {label: pipeline[label] for label in expand_requests(pipeline, requests)}
         self.pipelines.append(pipeline)
-        root = self.root
-        jobs = self.jobs
-        for j in pjobs:
-            if j.outdir is None:  # the convenience view (node.path); this DAG never reads it
-                j.outdir = root
         if any(j.deferred for j in pjobs):
             # deferred fingerprints hash their source files through this DAG, and ask about images once
             with using(self.sources), remember_ids(self.image_ids):
-                for j in pjobs:
-                    jobs.setdefault(j.fingerprint, j)
+                copies = self._take(pjobs)
         else:
-            for j in pjobs:
-                jobs.setdefault(j.fingerprint, j)
+            copies = self._take(pjobs)
+        if copies:
+            relabel(pipeline, copies)
+        jobs = self.jobs
         mine: dict[str, Node] = {}
         for label, node in wanted.items():
             canon = jobs[node.job.fingerprint].node(node.label)
@@ -173,6 +168,23 @@ class DAG:
         self.pipeline_requests.append(mine)
         fit_to(len(jobs))
         return self
+
+    def _take(self, pjobs: list[Job]) -> dict[int, Job]:
+        """Take a pipeline's jobs, parents first; fresh copies of jobs already here are folded
+        into them (see fold.py).  Returns id(copy) -> the DAG's job."""
+        jobs, root = self.jobs, self.root
+        copies: dict[int, Job] = {}
+        for j in pjobs:
+            if j.outdir is not None:  # already in another DAG: taken as it is, never changed
+                jobs.setdefault(j.fingerprint, j)
+                continue
+            j.outdir = root  # the convenience view (node.path); this DAG never reads it
+            if copies:
+                repoint(j, copies)
+            canon = jobs.setdefault(j.fingerprint, j)
+            if canon is not j:
+                copies[id(j)] = canon
+        return copies
 
     def only(self, keys: Iterable[str]) -> DAG:
         """A DAG over the same outdir that requests just the jobs ``keys`` (``rule/hash16``)

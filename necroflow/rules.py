@@ -17,7 +17,6 @@ from .constraints import Constraints
 from .containers import current_default
 from .declare import RuleError, return_outputs, signature_inputs
 from .fingerprint import UnhashableParam, canonical, dumps, rule_digest
-from .interning import remember, shared
 from .missing import MissingSourceFile, note_missing
 from .nodes import Job, Node
 from .script_rules import Script, load_script
@@ -201,29 +200,10 @@ class Rule:
                                else canonical(value, f"rule {self.name!r}: param {key!r}"))
             except UnhashableParam as e:
                 raise TypeError(str(e)) from None
-        job = self._job(params or _NONE, parents or _NONE)
+        job = Job(self, params or _NONE, dumps(params), parents or _NONE, self.container or current_default())
         if self.multi:
             return job.nodes
         return job.nodes[0]
-
-    def _job(self, params: dict[str, Any], parents: dict[str, Node | tuple[Node, ...]]) -> Job:
-        """The call's Job: the one an identical earlier call made, where it can be shared."""
-        params_json = dumps(params)
-        container = self.container or current_default()
-        if self.deferred or container is not None:  # its fingerprint waits for content hashes
-            return Job(self, params, params_json, parents, container)
-        key: list[Any] = [self, params_json]
-        for value in parents.values():  # input order and list-ness are fixed per rule
-            if isinstance(value, Node):
-                key += (id(value.job), value.label)
-            else:
-                key.append(tuple((id(n.job), n.label) for n in value))
-        job = shared(ident := tuple(key))
-        if job is None:
-            job = Job(self, params, params_json, parents, None)
-            if not job.deferred:
-                remember(ident, job)
-        return job
 
     def _source(self, key: str, value: Any) -> str:
         """A source file's absolute path; a missing one raises, except while validating."""
